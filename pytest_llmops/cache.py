@@ -1,0 +1,106 @@
+"""Content-addressed response cache in sqlite.
+
+Keys are digests of (model fingerprint, plugin version, request content). Values are the
+generation as JSON. Writes are batched (one transaction per generated batch) and the
+database runs in WAL mode with a busy timeout, so several xdist workers can share it.
+Infra errors are never stored: only :class:`Generation` values reach :meth:`put_many`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from pytest_llmops import __version__
+from pytest_llmops.providers.base import Generation, GenerationRequest
+
+CACHE_MODES = ("rw", "read", "off", "refresh")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+_CHUNK = 500  # stay well under sqlite's bound-variable limit
+
+
+def cache_key(fingerprint: str, request: GenerationRequest) -> str:
+    """The content address of ``request`` sent to the model identified by ``fingerprint``."""
+    text = "\x1f".join((fingerprint, __version__, request.content_key()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ResponseCache:
+    """sqlite-backed cache honouring a mode: ``rw``, ``read``, ``off`` or ``refresh``."""
+
+    def __init__(self, path: Path, mode: str = "rw") -> None:
+        if mode not in CACHE_MODES:
+            raise ValueError(f"cache mode must be one of {CACHE_MODES}, got {mode!r}")
+        self.path = path
+        self.mode = mode
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def reads(self) -> bool:
+        return self.mode in ("rw", "read")
+
+    @property
+    def writes(self) -> bool:
+        return self.mode in ("rw", "refresh")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Generation]:
+        """Look up ``keys`` in as few queries as possible; misses are simply absent."""
+        if not self.reads:
+            return {}
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        conn = self._connection()
+        found: dict[str, Generation] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, value in conn.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk):
+                found[key] = Generation.from_cache(json.loads(value))
+        return found
+
+    def put_many(self, items: Mapping[str, Generation]) -> None:
+        """Store generations in one transaction (a no-op unless the mode writes)."""
+        if not self.writes or not items:
+            return
+        now = time.time()
+        rows = [(key, json.dumps(gen.to_cache()), now) for key, gen in items.items()]
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def __len__(self) -> int:
+        if not self.path.exists():
+            return 0
+        return int(self._connection().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,61 @@
+"""The ``llmops`` command: work with reports without re-running pytest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from pytest_llmops import __version__
+from pytest_llmops.report import SCHEMA_VERSION
+
+
+class ReportError(Exception):
+    """A report file that cannot be read; the message names the file."""
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """Read a canonical JSON report, checking its schema version."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ReportError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
+    return data
+
+
+def summarize(report: dict[str, Any]) -> str:
+    """A plain-text table of the suites in ``report``."""
+    lines = [f"llmops report (plugin {report['run'].get('plugin_version')}, "
+             f"models: {', '.join(m['alias'] for m in report['run'].get('models', []))})"]
+    for name, suite in report.get("suites", {}).items():
+        rate = suite["metrics"]["pass_rate"]
+        shown = "n/a" if rate["value"] is None else f"{rate['value']:.3f} [{rate['ci95'][0]:.3f}, {rate['ci95'][1]:.3f}]"
+        lines.append(f"  {name} ({suite['kind']}, {suite['model']}): {suite['passed']}/{suite['n']} passed, "
+                     f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llmops", description="Work with pytest-llmops reports.")
+    parser.add_argument("--version", action="version", version=f"pytest-llmops {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="print a summary of a JSON report")
+    show.add_argument("report", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "show":
+            print(summarize(load_report(args.report)))
+    except ReportError as exc:
+        print(f"llmops: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The ``llmops`` pluggy project: extension points for third-party packages and conftests.
+
+Implement a hook with ``@pytest_llmops.hookimpl`` in a module published under the
+``llmops`` entry-point group, or in any pytest plugin or ``conftest.py``::
+
+    from pytest_llmops.hookspecs import hookimpl
+
+    @hookimpl
+    def llmops_register_providers(register):
+        register("echo", EchoProvider, form="echo:ANYTHING")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+PROJECT = "llmops"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def llmops_register_providers(register: Callable[..., None]) -> None:
+    """Register model providers: ``register(name, factory, form=...)``.
+
+    ``factory(spec: ModelSpec) -> Provider`` is called lazily, the first time a model of
+    that provider is needed; ``form`` is shown in the usage error for unknown specs.
+    """
+
+
+@hookspec
+def llmops_register_checks(register: Callable[..., None]) -> None:
+    """Register YAML checks: ``register(check)`` with an object that has ``name``,
+    ``validate(arg) -> arg`` (raise ``ValueError`` on bad arguments) and
+    ``evaluate(output: str, arg, context: dict) -> CheckResult``.
+    """
+
+
+@hookspec
+def llmops_report_extra(report: dict[str, Any]) -> None:
+    """Called on the controller with the finished report header before it is written;
+    add fields under keys of your own."""

@@ -1,0 +1,185 @@
+"""pytest hooks only: options, ini keys, markers, fixtures and YAML collection.
+
+This is the module named by the ``pytest11`` entry point, so it is imported on every
+pytest run in the environment: it imports nothing heavy (no torch, transformers, jinja2,
+openai, PyGithub), and the per-run state lives in a session object created lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from pytest_llmops.specs import ModelSpec, SpecError, argparse_spec, parse_spec
+
+if TYPE_CHECKING:
+    from pytest_llmops.session import LlmopsSession
+    from pytest_llmops.subjects import ModelSubject, PromptTemplate
+
+CACHE_MODES = ("rw", "read", "off", "refresh")
+DEFAULT_SUITE_GLOBS = ("*.eval.yaml", "*.eval.yml")
+SESSION_KEY = pytest.StashKey["LlmopsSession"]()
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--llm-seed expects an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--llm-seed must be >= 0, got {value}")
+    return value
+
+
+def _cache_mode(text: str) -> str:
+    if text not in CACHE_MODES:
+        raise argparse.ArgumentTypeError(f"--llm-cache expects one of {', '.join(CACHE_MODES)}, got {text!r}")
+    return text
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmops", "LLM evaluation (pytest-llmops)")
+    group.addoption("--llm-model", action="append", type=argparse_spec, dest="llm_model", metavar="SPEC",
+                    help="model subject, repeatable: smollm2 | hf:PATH_OR_HUB_ID[?opts] | openai:MODEL@BASE_URL[?opts] "
+                         "(ini: llm_model; default smollm2)")
+    group.addoption("--llm-report-dir", dest="llm_report_dir", metavar="DIR",
+                    help="where reports are written (ini: llm_report_dir; default 'reports')")
+    group.addoption("--llm-cache", dest="llm_cache", type=_cache_mode, metavar="MODE",
+                    help="response cache: rw (default), read, off or refresh (ini: llm_cache)")
+    group.addoption("--llm-seed", dest="llm_seed", type=_seed, metavar="N",
+                    help="seed for sampling and for seeded suites (ini: llm_seed; default 0)")
+    group.addoption("--llm-prompt", dest="llm_prompt", metavar="PATH",
+                    help="prompt template for the llm_prompt fixture (ini: llm_prompt)")
+    group.addoption("--llm-rag-pipeline", dest="llm_rag_pipeline", metavar="MODULE:ATTR",
+                    help="RAG pipeline or factory for rag_pipeline and 'subject: rag' suites (ini: llm_rag_pipeline)")
+    parser.addini("llm_model", "model specs (one per line)", type="linelist", default=[])
+    parser.addini("llm_report_dir", "report directory, relative to the rootdir", default="reports")
+    parser.addini("llm_cache", "response cache mode: rw, read, off or refresh", default="rw")
+    parser.addini("llm_seed", "seed for sampling and seeded suites", default="0")
+    parser.addini("llm_prompt", "default prompt template for llm_prompt", default="")
+    parser.addini("llm_rag_pipeline", "RAG pipeline as module:attribute",
+                  default="pytest_llmops.rag_example:make_pipeline")
+    parser.addini("llm_suite_files", "glob patterns of YAML suite files", type="args",
+                  default=list(DEFAULT_SUITE_GLOBS))
+    parser.addini("llm_cache_dir", "response cache folder, relative to the rootdir", default=".llmops-cache")
+    parser.addini("llm_max_new_tokens", "default max_new_tokens for generations", default="64")
+
+
+def model_specs(config: pytest.Config) -> list[ModelSpec]:
+    """The run's model subjects: --llm-model, else the llm_model ini key, else smollm2."""
+    specs: list[ModelSpec] | None = config.getoption("llm_model")
+    if not specs:
+        try:
+            specs = [parse_spec(line) for line in config.getini("llm_model")]
+        except SpecError as exc:
+            raise pytest.UsageError(f"ini llm_model: {exc}") from None
+    specs = specs or [parse_spec("smollm2")]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.alias in seen:
+            raise pytest.UsageError(f"--llm-model {spec.raw!r} and {seen[spec.alias]!r} share the alias "
+                                    f"{spec.alias!r}; give one of them '?alias=NAME'")
+        seen[spec.alias] = spec.raw
+    return specs
+
+
+def _setting(config: pytest.Config, name: str) -> str:
+    value = config.getoption(name)
+    return str(value) if value is not None else str(config.getini(name))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "llm_prompt(path): the prompt template the llm_prompt fixture loads")
+    config.addinivalue_line("markers", "llm_models(*aliases): run this test only for these model aliases")
+    config.addinivalue_line("markers", "llm(kind, suite): set on every YAML suite case")
+    cache = _setting(config, "llm_cache")
+    if cache not in CACHE_MODES:
+        raise pytest.UsageError(f"ini llm_cache: expected one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    try:
+        _seed(_setting(config, "llm_seed"))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"llm_seed: {exc}") from None
+    if config.getoption("llm_model"):
+        # Only pay for loading the plugin registry when models were named explicitly.
+        _get_session(config).validate_specs()
+
+
+def _get_session(config: pytest.Config) -> "LlmopsSession":
+    existing = config.stash.get(SESSION_KEY, None)
+    if existing is None:
+        from pytest_llmops.session import LlmopsSession
+
+        existing = LlmopsSession(config, model_specs(config))
+        config.stash[SESSION_KEY] = existing
+        config.pluginmanager.register(existing, "llmops-session")
+    return existing
+
+
+def _is_suite_file(config: pytest.Config, file_path: Path) -> bool:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    return any(fnmatch.fnmatch(file_path.name, pattern) for pattern in config.getini("llm_suite_files"))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_suite_file(parent.config, file_path):
+        from pytest_llmops.suites.items import SuiteFile
+
+        return SuiteFile.from_parent(parent, path=file_path, llmops=_get_session(parent.config))
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "llm_alias" not in metafunc.fixturenames:
+        return
+    aliases = [spec.alias for spec in model_specs(metafunc.config)]
+    marker = metafunc.definition.get_closest_marker("llm_models")
+    if marker is not None:
+        aliases = [a for a in aliases if a in marker.args]
+    metafunc.parametrize("llm_alias", aliases, indirect=True, ids=aliases)
+
+
+@pytest.fixture
+def llm_alias(request: pytest.FixtureRequest) -> str:
+    """The alias of the model subject this test runs against (parametrized per --llm-model)."""
+    param = getattr(request, "param", None)
+    if param is None:  # a test that skipped parametrization (e.g. llm_models matched nothing)
+        pytest.skip("no model subject selected for this test")
+    return str(param)
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest, llm_alias: str) -> "ModelSubject":
+    """The model subject: ``generate(prompt)``, ``generate_many(prompts)``, ``chat(messages)``.
+
+    Generations go through the run's engine and response cache; the test's record in the
+    report lists what was asked and answered.
+    """
+    return _get_session(request.config).subject_for(request.node, llm_alias)
+
+
+@pytest.fixture
+def llm_prompt(request: pytest.FixtureRequest) -> "PromptTemplate":
+    """The prompt template under test: ``@pytest.mark.llm_prompt(path)``, ``--llm-prompt`` or ini
+    ``llm_prompt``. ``render(**vars)`` gives chat messages; ``version`` is its content hash."""
+    return _get_session(request.config).prompt_for(request.node)
+
+
+@pytest.fixture
+def rag_pipeline(request: pytest.FixtureRequest, llm: "ModelSubject") -> Any:
+    """The RAG pipeline under test (``--llm-rag-pipeline`` / ini ``llm_rag_pipeline``), built
+    over this test's model subject: ``pipeline(question) -> {"answer", "contexts"}``."""
+    return _get_session(request.config).rag_pipeline_for(llm)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    llmops = item.config.stash.get(SESSION_KEY, None)
+    if llmops is not None:
+        llmops.attach_record(item, call, report)
+    return report

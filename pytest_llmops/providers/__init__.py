@@ -1,0 +1,1 @@
+"""Model providers: turn requests into generations. Heavy imports live in each module."""

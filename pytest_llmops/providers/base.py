@@ -1,0 +1,133 @@
+"""What every provider accepts and returns, with no heavy imports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, Sequence
+
+Message = dict[str, str]
+
+
+class InfraError(RuntimeError):
+    """The model could not be asked (endpoint down, timeout, out of retries, broken stream).
+
+    An infra error is never a model output: the case is reported as ``error``, it is never
+    cached, and it never counts as a pass or as a failed check.
+    """
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding parameters. Greedy (temperature 0) by default, so runs are deterministic."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop"] = list(self.stop)
+        return data
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], base: "GenerationParams | None" = None) -> "GenerationParams":
+        """Build params from a YAML/kwargs mapping on top of ``base``; unknown keys raise ``KeyError``."""
+        merged = (base or cls()).as_dict()
+        for key, value in data.items():
+            if key not in merged:
+                raise KeyError(key)
+            merged[key] = value
+        stop = merged["stop"]
+        merged["stop"] = tuple([stop] if isinstance(stop, str) else stop)
+        return cls(
+            max_new_tokens=int(merged["max_new_tokens"]),
+            temperature=float(merged["temperature"]),
+            top_p=float(merged["top_p"]),
+            seed=int(merged["seed"]),
+            stop=tuple(str(s) for s in merged["stop"]),
+        )
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One thing to generate: chat messages (or a raw prompt), parameters and a sample index."""
+
+    messages: tuple[tuple[str, str], ...]
+    params: GenerationParams = field(default_factory=GenerationParams)
+    sample_index: int = 0
+    raw_prompt: str | None = None  # set when the chat template is bypassed
+
+    @classmethod
+    def chat(cls, messages: Sequence[Message], params: GenerationParams | None = None,
+             sample_index: int = 0) -> "GenerationRequest":
+        return cls(tuple((m["role"], m["content"]) for m in messages), params or GenerationParams(),
+                   sample_index)
+
+    @classmethod
+    def prompt(cls, text: str, system: str | None = None, params: GenerationParams | None = None,
+               sample_index: int = 0) -> "GenerationRequest":
+        messages: list[Message] = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": text})
+        return cls.chat(messages, params, sample_index)
+
+    def message_dicts(self) -> list[Message]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    def content_key(self) -> str:
+        """A stable digest of what is asked (messages, params, sample index)."""
+        payload = {"messages": self.messages, "raw": self.raw_prompt, "params": self.params.as_dict(),
+                   "sample": self.sample_index}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Generation:
+    """A model's answer to one request."""
+
+    text: str
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+    seconds: float = 0.0  # wall time of the call (or share of the batch) that produced it
+    batch_size: int = 1
+    cached: bool = False
+
+    def to_cache(self) -> dict[str, Any]:
+        return {"text": self.text, "output_tokens": self.output_tokens,
+                "finish_reason": self.finish_reason, "seconds": self.seconds,
+                "batch_size": self.batch_size}
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> "Generation":
+        return cls(cached=True, **data)
+
+
+class Provider(Protocol):
+    """A loaded model. Providers are created lazily, on first use, by the engine."""
+
+    alias: str
+
+    def fingerprint(self) -> str:
+        """Identity of the model and of everything that turns messages into tokens.
+
+        Weights hash plus tokenizer/template hash for local models; endpoint and model name
+        for remote ones. Part of every cache key.
+        """
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
+        """Generate all ``requests``; an infra failure of one request is returned, not raised."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the report (device, dtype, endpoint...) without any secret."""
+
+    def close(self) -> None:
+        """Release resources (servers, clients, GPU memory)."""

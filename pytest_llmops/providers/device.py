@@ -1,0 +1,71 @@
+"""Device, dtype and memory decisions, kept apart so the GPU paths stay small and testable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def pick_device(name: str) -> str:
+    """``auto`` picks CUDA when present, otherwise the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name} was asked for but torch.cuda.is_available() is False")
+    return name
+
+
+def pick_dtype(name: str, device: str) -> Any:
+    """``auto`` means bfloat16 on a GPU that supports it, float32 on the CPU."""
+    import torch
+
+    name = _DTYPE_NAMES.get(name, name)
+    if name == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, name)
+
+
+def initial_batch_size(device: str, n_prompts: int) -> int:
+    """A starting batch size; out-of-memory halves it. CPUs gain little beyond 32."""
+    limit = 64 if device.startswith("cuda") else 32
+    return max(1, min(limit, n_prompts))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def free_memory(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
+def describe_device(device: str, dtype: Any) -> dict[str, Any]:
+    """Device facts for the report: GPU name, driver-side CUDA version, torch version, dtype."""
+    import torch
+
+    info: dict[str, Any] = {"device": "cuda" if device.startswith("cuda") else "cpu",
+                            "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__}
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        info["gpu"] = torch.cuda.get_device_name(index)
+        info["cuda"] = torch.version.cuda
+    else:
+        info["gpu"] = None
+    return info

@@ -1,0 +1,232 @@
+"""transformers + torch provider: padded, length-sorted batches with out-of-memory back-off.
+
+Greedy decoding with left padding gives the same tokens at batch 1 and at large batches
+for fp32 on CPU, so batching is an optimisation, not a change of results.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from pytest_llmops.providers import device as device_mod
+from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.providers.model_store import (
+    converted_gguf_folder,
+    file_digest,
+    smollm2_gguf_path,
+    weights_digest,
+)
+from pytest_llmops.specs import ModelSpec
+
+_DTYPES = ("auto", "float32", "float16", "bfloat16", "fp32", "fp16", "bf16")
+_ON = ("1", "on", "true", "yes")
+_OFF = ("0", "off", "false", "no")
+
+
+class HFOptionError(ValueError):
+    """A bad ``hf:`` spec option."""
+
+
+class HFProvider:
+    """A local causal LM loaded with transformers."""
+
+    def __init__(self, spec: ModelSpec, max_batch_size: int | None = None) -> None:
+        self.spec = spec
+        self.alias = spec.alias
+        opts = dict(spec.options)
+        opts.pop("alias", None)
+        self.dtype_name = opts.pop("dtype", "auto")
+        self.device_name = opts.pop("device", "auto")
+        self.gguf_file = opts.pop("gguf", None)
+        template = opts.pop("chat_template", "on").lower()
+        batch = opts.pop("batch_size", None)
+        if opts:
+            raise HFOptionError(f"unknown option(s) {sorted(opts)} in {spec.raw!r}; accepted: "
+                                "dtype, device, gguf, chat_template, batch_size, alias")
+        if self.dtype_name not in _DTYPES:
+            raise HFOptionError(f"dtype={self.dtype_name!r} in {spec.raw!r}; expected one of {_DTYPES}")
+        if self.device_name not in ("auto", "cpu", "cuda") and not self.device_name.startswith("cuda:"):
+            raise HFOptionError(f"device={self.device_name!r} in {spec.raw!r}; expected auto, cpu or cuda")
+        if template not in _ON + _OFF:
+            raise HFOptionError(f"chat_template={template!r} in {spec.raw!r}; expected on or off")
+        self.use_chat_template = template in _ON
+        self.max_batch_size = int(batch) if batch else max_batch_size
+        self.source = self._resolve_source()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._fingerprint: str | None = None
+        self.load_seconds = 0.0
+
+    # -- loading -------------------------------------------------------------------------
+    def _resolve_source(self) -> tuple[Path | str, str | None]:
+        if self.spec.provider == "smollm2":
+            return smollm2_gguf_path(), None
+        target = Path(self.spec.target).expanduser()
+        if target.is_file() and target.suffix == ".gguf":
+            return target, None
+        if target.exists():
+            if self.gguf_file:
+                return target / self.gguf_file, None
+            return target, None
+        # Not a local path: a hub id. It only loads if it is already in the local hub cache,
+        # since tests and CI run with HF_HUB_OFFLINE=1.
+        return self.spec.target, self.gguf_file
+
+    def load(self) -> None:
+        """Load tokenizer and weights (GGUF files are converted once and cached)."""
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        start = time.perf_counter()
+        source, hub_gguf = self.source
+        if isinstance(source, Path) and source.suffix == ".gguf":
+            folder: str = str(converted_gguf_folder(source))
+        else:
+            folder = str(source)
+        device = device_mod.pick_device(self.device_name)
+        dtype = device_mod.pick_dtype(self.dtype_name, device)
+        kwargs: dict[str, Any] = {"gguf_file": hub_gguf} if hub_gguf else {}
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        tokenizer.padding_side = "left"  # decoder-only models must be padded on the left
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+        model.to(device)
+        model.eval()
+        torch.set_grad_enabled(False)
+        self._tokenizer, self._model, self.device = tokenizer, model, device
+        self.torch_dtype = dtype
+        self.load_seconds = time.perf_counter() - start
+
+    @property
+    def model(self) -> Any:
+        self.load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        self.load()
+        return self._tokenizer
+
+    def fingerprint(self) -> str:
+        """Weights digest + chat-template switch; computed without loading the model."""
+        if self._fingerprint is None:
+            import hashlib
+
+            source, hub_gguf = self.source
+            if isinstance(source, Path) and source.is_file():
+                weights = file_digest(source)
+            elif isinstance(source, Path):
+                weights = weights_digest(source)
+            else:
+                weights = f"hub:{source}:{hub_gguf}"
+            parts = [f"hf", weights, f"template={self.use_chat_template}", f"dtype={self.dtype_name}"]
+            self._fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"provider": "hf", "source": str(self.source[0]),
+                                "chat_template": self.use_chat_template}
+        if self._model is not None:
+            info.update(device_mod.describe_device(self.device, self.torch_dtype))
+            info["load_seconds"] = round(self.load_seconds, 3)
+        return info
+
+    # -- generation ----------------------------------------------------------------------
+    def render(self, request: GenerationRequest) -> str:
+        """The exact text fed to the tokenizer for ``request``."""
+        if request.raw_prompt is not None:
+            return request.raw_prompt
+        tok = self.tokenizer
+        if self.use_chat_template and getattr(tok, "chat_template", None):
+            return tok.apply_chat_template(request.message_dicts(), tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(content for _, content in request.messages)
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
+        """Greedy requests go through padded batches; sampled ones run one by one with their seed."""
+        results: list[Generation | InfraError | None] = [None] * len(requests)
+        greedy = [i for i, r in enumerate(requests) if r.params.greedy]
+        sampled = [i for i, r in enumerate(requests) if not r.params.greedy]
+        texts = {i: self.render(requests[i]) for i in range(len(requests))}
+        # Same params can share a batch; sort longest first so padding stays small.
+        groups: dict[Any, list[int]] = {}
+        for i in greedy:
+            groups.setdefault(requests[i].params, []).append(i)
+        for params, indices in groups.items():
+            lengths = {i: len(self.tokenizer(texts[i])["input_ids"]) for i in indices}
+            indices.sort(key=lambda i: -lengths[i])
+            for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params)):
+                results[i] = gen
+        for i in sampled:
+            results[i] = self._run_sampled(texts[i], requests[i])
+        return [r for r in results if r is not None]
+
+    def _run_batched(self, prompts: list[str], params: Any) -> list[Generation]:
+        size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts))
+        out: list[Generation] = []
+        start = 0
+        while start < len(prompts):
+            chunk = prompts[start:start + size]
+            try:
+                out.extend(self._generate(chunk, params, do_sample=False))
+            except Exception as exc:  # noqa: BLE001 - only OOM is retried, the rest re-raised
+                if not device_mod.is_out_of_memory(exc) or size == 1:
+                    raise
+                device_mod.free_memory(self.device)
+                size = max(1, size // 2)
+                continue
+            start += len(chunk)
+        return out
+
+    def _run_sampled(self, prompt: str, request: GenerationRequest) -> Generation:
+        import torch
+
+        # A seed per (run seed, sample index) makes sampled outputs reproducible one by one.
+        torch.manual_seed(request.params.seed * 1_000_003 + request.sample_index)
+        return self._generate([prompt], request.params, do_sample=True)[0]
+
+    def _generate(self, prompts: list[str], params: Any, do_sample: bool) -> list[Generation]:
+        tok, model = self.tokenizer, self.model
+        enc = tok(prompts, return_tensors="pt", padding=True).to(self.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "do_sample": do_sample,
+            "pad_token_id": tok.pad_token_id,
+        }
+        if do_sample:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+        else:
+            # Clear sampling defaults a model's generation_config may carry.
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            kwargs["stop_strings"] = list(params.stop)
+            kwargs["tokenizer"] = tok
+        start = time.perf_counter()
+        output = model.generate(**enc, **kwargs)
+        seconds = time.perf_counter() - start
+        new_tokens = output[:, enc["input_ids"].shape[1]:]
+        eos = {tok.eos_token_id, tok.pad_token_id}
+        gens: list[Generation] = []
+        for row in new_tokens.tolist():
+            # Trailing pad/eos are not output; count tokens up to and including the first eos.
+            length = len(row)
+            for pos, token in enumerate(row):
+                if token in eos:
+                    length = pos
+                    break
+            finish = "stop" if length < len(row) else "length"
+            text = tok.decode(row[:length], skip_special_tokens=True)
+            for stop in params.stop:
+                if stop in text:
+                    text, finish = text[:text.index(stop)], "stop"
+            gens.append(Generation(text=text, output_tokens=length, finish_reason=finish,
+                                   seconds=seconds / len(prompts), batch_size=len(prompts)))
+        return gens
+
+    def close(self) -> None:
+        self._model = None
+        self._tokenizer = None

@@ -1,0 +1,162 @@
+"""OpenAI-compatible endpoints (vLLM, llama.cpp server, TGI, OpenAI) through the ``openai`` client.
+
+Requests run with bounded async concurrency. 429, 5xx, timeouts and connection failures
+are retried with exponential backoff; when retries run out the request's result is an
+:class:`InfraError`, never an output. The API key is read from an environment variable
+whose *name* is configurable; the key itself never appears in specs, reports or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import time
+from typing import Any, Sequence
+
+from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.specs import ModelSpec
+
+_OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries")
+
+
+class OpenAIProvider:
+    """Chat completions against ``BASE_URL`` for model ``MODEL``."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        unknown = set(spec.options) - set(_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} in {spec.raw!r}; accepted: {', '.join(_OPTIONS)}")
+        self.spec = spec
+        self.alias = spec.alias
+        self.model_name, _, self.base_url = spec.target.partition("@")
+        self.api_key_env = spec.options.get("api_key_env", "OPENAI_API_KEY")
+        self.timeout = float(spec.options.get("timeout", 120))
+        self.concurrency = int(spec.options.get("concurrency", 8))
+        self.max_retries = int(spec.options.get("max_retries", 3))
+        self.backoff_base = 0.5
+
+    def fingerprint(self) -> str:
+        """Endpoint + model name: what the remote side serves is outside our view."""
+        return hashlib.sha256(f"openai|{self.base_url.rstrip('/')}|{self.model_name}".encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": "openai", "base_url": self.base_url, "model": self.model_name,
+                "api_key_env": self.api_key_env, "device": "remote", "gpu": None}
+
+    def _client(self) -> Any:
+        from openai import AsyncOpenAI
+
+        # Local servers need no key; a placeholder keeps the client from refusing to start.
+        key = os.environ.get(self.api_key_env) or "no-key"
+        return AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
+        return asyncio.run(self._generate_all(requests))
+
+    async def _generate_all(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
+        client = self._client()
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+        try:
+            return list(await asyncio.gather(*(self._one(client, gate, r) for r in requests)))
+        finally:
+            await client.close()
+
+    async def _one(self, client: Any, gate: asyncio.Semaphore, request: GenerationRequest) -> Generation | InfraError:
+        async with gate:
+            last: BaseException | None = None
+            for attempt in range(self.max_retries + 1):
+                try:
+                    return await self._call(client, request)
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    if not _retryable(exc):
+                        return InfraError(f"{self.alias}: {_describe(exc)}")
+                    last = exc
+                    if attempt < self.max_retries:
+                        delay = self.backoff_base * (2 ** attempt) * (1 + random.random() / 4)
+                        await asyncio.sleep(delay)
+            return InfraError(f"{self.alias}: gave up after {self.max_retries + 1} attempts: {_describe(last)}")
+
+    async def _call(self, client: Any, request: GenerationRequest) -> Generation:
+        params = request.params
+        kwargs: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": request.message_dicts(),
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": params.seed + request.sample_index,
+        }
+        if params.stop:
+            kwargs["stop"] = list(params.stop)
+        start = time.perf_counter()
+        response = await client.chat.completions.create(**kwargs)
+        seconds = time.perf_counter() - start
+        choice = response.choices[0]
+        if choice.finish_reason is None:
+            raise _BrokenResponse("the response ended without a finish_reason (cut short by the server)")
+        usage = getattr(response, "usage", None)
+        return Generation(text=choice.message.content or "", finish_reason=choice.finish_reason,
+                          output_tokens=getattr(usage, "completion_tokens", None), seconds=seconds)
+
+    def stream(self, request: GenerationRequest) -> Any:
+        """Yield ``(seconds_since_start, text_delta)`` pairs; a stream without a finish_reason is an InfraError."""
+        return _stream_sync(self, request)
+
+    def close(self) -> None:
+        pass
+
+
+class _BrokenResponse(Exception):
+    """A response the server cut short; retried like a transient failure."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, (_BrokenResponse, openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
+def _describe(exc: BaseException | None) -> str:
+    """An error message without request headers (which could carry the key)."""
+    if exc is None:
+        return "unknown error"
+    status = getattr(exc, "status_code", None)
+    prefix = f"HTTP {status}: " if status else ""
+    return f"{prefix}{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[tuple[float, str]]:
+    from openai import OpenAI
+
+    key = os.environ.get(provider.api_key_env) or "no-key"
+    client = OpenAI(base_url=provider.base_url, api_key=key, timeout=provider.timeout, max_retries=0)
+    params = request.params
+    start = time.perf_counter()
+    pieces: list[tuple[float, str]] = []
+    finish = None
+    try:
+        stream = client.chat.completions.create(model=provider.model_name, messages=request.message_dicts(),
+                                                max_tokens=params.max_new_tokens, temperature=params.temperature,
+                                                seed=params.seed + request.sample_index, stream=True)
+        for chunk in stream:
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            delta = choice.delta.content or ""
+            if delta:
+                pieces.append((time.perf_counter() - start, delta))
+            if choice.finish_reason is not None:
+                finish = choice.finish_reason
+    except Exception as exc:  # noqa: BLE001 - any transport failure is infra
+        raise InfraError(f"{provider.alias}: stream failed: {_describe(exc)}") from None
+    finally:
+        client.close()
+    if finish is None:
+        raise InfraError(f"{provider.alias}: the stream ended without a finish_reason (cut short by the server)")
+    return pieces

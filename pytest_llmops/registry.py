@@ -1,0 +1,98 @@
+"""Built lazily: the llmops plugin manager and the provider and check registries it fills."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from pytest_llmops import hookspecs
+from pytest_llmops.specs import SPEC_FORMS, ModelSpec, SpecError
+
+ProviderFactory = Callable[[ModelSpec], Any]
+
+
+@dataclass
+class Registry:
+    """Providers and checks known to this run, built-ins included."""
+
+    providers: dict[str, ProviderFactory] = field(default_factory=dict)
+    forms: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
+        self.providers[name] = factory
+        self.forms.append(form or f"{name}:TARGET")
+
+    def register_check(self, check: Any) -> None:
+        self.checks[check.name] = check
+
+    def accepted_forms(self) -> str:
+        return "\n  ".join(dict.fromkeys([*SPEC_FORMS, *self.forms]))
+
+    def validate_spec(self, spec: ModelSpec) -> None:
+        """Raise :class:`SpecError` when no provider serves ``spec``."""
+        if spec.provider not in self.providers:
+            raise SpecError(f"invalid model spec {spec.raw!r}: unknown provider {spec.provider!r}. "
+                            f"Accepted forms:\n  {self.accepted_forms()}")
+
+    def create_provider(self, spec: ModelSpec) -> Any:
+        self.validate_spec(spec)
+        return self.providers[spec.provider](spec)
+
+
+class _Builtins:
+    """The built-in providers and checks, registered through the same hooks as plugins."""
+
+    @hookspecs.hookimpl
+    def llmops_register_providers(self, register: Callable[..., None]) -> None:
+        def hf(spec: ModelSpec) -> Any:
+            from pytest_llmops.providers.hf import HFProvider
+
+            return HFProvider(spec)
+
+        def openai(spec: ModelSpec) -> Any:
+            from pytest_llmops.providers.openai_provider import OpenAIProvider
+
+            return OpenAIProvider(spec)
+
+        register("smollm2", hf, form="smollm2")
+        register("hf", hf, form=SPEC_FORMS[1])
+        register("openai", openai, form=SPEC_FORMS[2])
+
+    @hookspecs.hookimpl
+    def llmops_register_checks(self, register: Callable[..., None]) -> None:
+        from pytest_llmops.checks import BUILTIN_CHECKS
+
+        for check in BUILTIN_CHECKS:
+            register(check)
+
+
+def make_plugin_manager(extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
+    """A plugin manager with our hookspecs, the built-ins, ``llmops`` entry points and
+    any given plugin objects (pytest plugins and conftests) that implement our hooks."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(_Builtins(), name="llmops-builtins")
+    pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+    for plugin in extra_plugins:
+        if pm.is_registered(plugin):
+            continue
+        if any(name.startswith("llmops_") for name in dir(plugin)):
+            pm.register(plugin)
+    return pm
+
+
+def build_registry(pm: pluggy.PluginManager) -> Registry:
+    registry = Registry()
+    pm.hook.llmops_register_providers(register=registry.register_provider)
+    pm.hook.llmops_register_checks(register=registry.register_check)
+    return registry
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The registry outside pytest (CLI, scripts): built-ins and entry points only."""
+    return build_registry(make_plugin_manager())

@@ -1,0 +1,3 @@
+"""Reports: the canonical JSON report (schema-versioned) and what is rendered from it."""
+
+SCHEMA_VERSION = 1

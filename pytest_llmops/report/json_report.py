@@ -1,0 +1,129 @@
+"""Building the canonical JSON report on the controller, without holding every case in memory.
+
+Records arrive one by one (from this process or from xdist workers). Each is appended to
+a spool file and folded into its suite's counters; only a sort key and a file offset per
+case stay in memory. At the end the report is written in one pass: header, suites, then
+the cases copied from the spool in a stable order, so a plain run and ``-n 2`` produce
+the same report (timings aside).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from pytest_llmops.report import SCHEMA_VERSION
+from pytest_llmops.stats import rate_metric
+
+OUTCOMES = ("passed", "failed", "error", "skipped")
+
+
+@dataclass
+class SuiteTotals:
+    """Running counts for one (suite, model) pair."""
+
+    kind: str
+    model: str
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    cached: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.passed + self.failed + self.errors + self.skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        scored = self.passed + self.failed
+        return {
+            "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
+            "errors": self.errors, "skipped": self.skipped, "cached": self.cached,
+            # Infra errors are neither passes nor failures: they are left out of the rate
+            # and reported on their own, so a flaky endpoint cannot look like a model change.
+            "metrics": {"pass_rate": rate_metric(self.passed, scored),
+                        "error_rate": rate_metric(self.errors, self.n - self.skipped)},
+        }
+
+
+@dataclass
+class ReportBuilder:
+    """Collects records and writes ``llmops-report.json``."""
+
+    directory: Path
+    _spool: Any = None
+    _index: list[tuple[tuple[Any, ...], int, int]] = field(default_factory=list)
+    suites: dict[tuple[str, str], SuiteTotals] = field(default_factory=dict)
+    devices: set[str] = field(default_factory=set)
+    gpus: set[str] = field(default_factory=set)
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Fold one case record in (a JSON-able dict with at least suite, model, id, outcome)."""
+        if self._spool is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._spool = tempfile.TemporaryFile(mode="w+b", dir=self.directory, prefix=".llmops-spool-")
+        outcome = record.get("outcome")
+        if outcome not in OUTCOMES:
+            raise ValueError(f"record {record.get('id')!r} has outcome {outcome!r}; expected one of {OUTCOMES}")
+        key = (record["suite"], record["model"])
+        totals = self.suites.get(key)
+        if totals is None:
+            totals = self.suites[key] = SuiteTotals(kind=record.get("kind", "functional"), model=record["model"])
+        if outcome == "error":
+            totals.errors += 1
+        else:
+            setattr(totals, outcome, getattr(totals, outcome) + 1)
+        totals.cached += bool(record.get("cached"))
+        if record.get("device"):
+            self.devices.add(record["device"])
+        if record.get("gpu"):
+            self.gpus.add(record["gpu"])
+        data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        offset = self._spool.seek(0, os.SEEK_END)
+        self._spool.write(data)
+        sort_key = (record["suite"], record["model"], record.get("index", 0), record["id"])
+        self._index.append((sort_key, offset, len(data)))
+
+    @property
+    def case_count(self) -> int:
+        return len(self._index)
+
+    def suite_key(self, suite: str, model: str) -> str:
+        """Report key of a suite: its name, with ``[model]`` when the run has several models."""
+        models = {m for _, m in self.suites}
+        return suite if len(models) <= 1 else f"{suite}[{model}]"
+
+    def suites_json(self) -> dict[str, Any]:
+        return {self.suite_key(s, m): t.as_dict() for (s, m), t in sorted(self.suites.items())}
+
+    def _cases(self) -> Iterator[bytes]:
+        if self._spool is None:
+            return
+        for _, offset, length in sorted(self._index):
+            self._spool.seek(offset)
+            yield self._spool.read(length)
+
+    def write(self, path: Path, run: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+        """Write the report atomically (temp file + rename) and return its path."""
+        header: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "run": run, "suites": self.suites_json()}
+        header.update(extra or {})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+        with os.fdopen(fd, "wb") as out:
+            head = json.dumps(header, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
+            out.write(head[:-1].rstrip() + b',\n "cases": [')  # reopen the object to stream the cases
+            for position, case in enumerate(self._cases()):
+                out.write(b"\n  " if position == 0 else b",\n  ")
+                out.write(case)
+            out.write(b"\n ]\n}\n")
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None

@@ -1,0 +1,371 @@
+"""The per-run object, registered as a plugin: engine, records, report, terminal summary.
+
+Created lazily (on the first YAML suite file, ``llm`` fixture or explicit ``--llm-model``),
+so runs that never touch a model pay nothing. Workers generate and attach records to
+their test reports; only the controller gathers records and writes files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmops import __version__
+from pytest_llmops.cache import ResponseCache
+from pytest_llmops.engine import Engine, ModelStats
+from pytest_llmops.providers.base import GenerationParams, InfraError
+from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
+from pytest_llmops.report.json_report import ReportBuilder
+from pytest_llmops.specs import ModelSpec, SpecError
+
+RECORD_KEY = pytest.StashKey[dict]()
+SUBJECT_KEY = pytest.StashKey[Any]()
+_ITEMS_KEY = pytest.StashKey[list]()
+REPORT_NAME = "llmops-report.json"
+
+
+class LlmopsSession:
+    """Everything one pytest run of pytest-llmops needs, in one place."""
+
+    def __init__(self, config: pytest.Config, specs: list[ModelSpec]) -> None:
+        self.config = config
+        self.specs = specs
+        self.started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._t0 = time.perf_counter()
+        self.rootdir = Path(config.rootpath)
+        self.is_worker = hasattr(config, "workerinput")
+        self.cache_mode = _option(config, "llm_cache")
+        self.seed = int(_option(config, "llm_seed"))
+        self.default_params = GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")),
+                                               seed=self.seed)
+        self.report_dir = self._report_dir()
+        self._registry: Registry | None = None
+        self._engine: Engine | None = None
+        self._builder: ReportBuilder | None = None if self.is_worker else ReportBuilder(self.report_dir)
+        self._worker_stats: dict[str, dict[str, float]] = {}
+        self._rag_cache: dict[str, Any] = {}
+        self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
+        self._templates: dict[Path, Any] = {}
+        self.report_path: Path | None = None
+        # YAML case items per model alias, in collection order, for prefetching.
+        self.items_by_model: dict[str, list[Any]] = {}
+
+    # -- configuration --------------------------------------------------------------------
+    def _report_dir(self) -> Path:
+        option = self.config.getoption("llm_report_dir")
+        if option:
+            return Path(self.config.invocation_params.dir, option).resolve()
+        return (self.rootdir / self.config.getini("llm_report_dir")).resolve()
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            # Our hooks may be implemented in pytest plugins and conftests too.
+            plugins = [p for p in self.config.pluginmanager.get_plugins() if p is not self]
+            self._registry = build_registry(make_plugin_manager(plugins))
+        return self._registry
+
+    def validate_specs(self) -> None:
+        for spec in self.specs:
+            try:
+                self.registry.validate_spec(spec)
+            except SpecError as exc:
+                raise pytest.UsageError(f"--llm-model: {exc}") from None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.validate_specs()
+            cache_dir = self.rootdir / self.config.getini("llm_cache_dir")
+            cache = ResponseCache(cache_dir / "responses.sqlite", self.cache_mode)
+            worker_index, worker_count = 0, 1
+            if self.is_worker:
+                workerinput = self.config.workerinput  # type: ignore[attr-defined]
+                worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
+                worker_count = int(workerinput.get("workercount", 1))
+            self._engine = Engine(self.specs, cache, self._create_provider, worker_index, worker_count)
+        return self._engine
+
+    def _create_provider(self, spec: ModelSpec) -> Any:
+        try:
+            return self.registry.create_provider(spec)
+        except (SpecError, ValueError, FileNotFoundError) as exc:
+            raise pytest.UsageError(f"--llm-model {spec.raw!r}: {exc}") from None
+
+    # -- subjects -------------------------------------------------------------------------
+    def subject_for(self, item: pytest.Item, alias: str) -> Any:
+        from pytest_llmops.subjects import ModelSubject
+
+        subject = ModelSubject(self.engine, alias, self.default_params)
+        item.stash[SUBJECT_KEY] = subject
+        return subject
+
+    def prompt_for(self, item: pytest.Item) -> Any:
+        from pytest_llmops.subjects import PromptTemplate
+
+        marker = item.get_closest_marker("llm_prompt")
+        if marker is not None and marker.args:
+            base = Path(str(item.path)).parent
+            path = base / str(marker.args[0])
+        elif self.config.getoption("llm_prompt"):
+            path = Path(self.config.invocation_params.dir, self.config.getoption("llm_prompt"))
+        elif self.config.getini("llm_prompt"):
+            path = self.rootdir / self.config.getini("llm_prompt")
+        else:
+            raise pytest.UsageError("llm_prompt: no template given; use @pytest.mark.llm_prompt(PATH), "
+                                    "--llm-prompt PATH or the llm_prompt ini key")
+        if not path.is_file():
+            raise pytest.UsageError(f"llm_prompt: template file {path} does not exist")
+        return PromptTemplate(path)
+
+    def rag_target(self) -> str:
+        return str(self.config.getoption("llm_rag_pipeline") or self.config.getini("llm_rag_pipeline"))
+
+    def rag_pipeline_for(self, llm: Any, target: str | None = None) -> Any:
+        """The pipeline over ``llm``, built once per (target, model) and reused."""
+        from pytest_llmops.subjects import ModelSubject, build_rag_pipeline
+
+        target = target or self.rag_target()
+        key = f"{target}|{llm.alias}"
+        if key not in self._rag_cache:
+            shared = ModelSubject(self.engine, llm.alias, self.default_params)
+            self._rag_cache[key] = (shared, build_rag_pipeline(target, shared, self.rootdir))
+        shared, pipeline = self._rag_cache[key]
+        shared.log = llm.log  # generations show up in the calling test's record
+        return pipeline
+
+    def template(self, path: Path) -> Any:
+        """A prompt template loaded once per run."""
+        from pytest_llmops.subjects import PromptTemplate
+
+        if path not in self._templates:
+            self._templates[path] = PromptTemplate(path)
+        return self._templates[path]
+
+    def rag_answer(self, item: Any) -> Any:
+        """The pipeline's answer for a ``subject: rag`` case.
+
+        All selected cases of the item's suite and model are answered together through the
+        pipeline's ``batch`` method when it has one (one batched generation), otherwise one
+        by one as they run. An infra failure is returned for the case, not raised.
+        """
+        from pytest_llmops.subjects import ModelSubject
+
+        key = (str(item.path), item.alias)
+        target = item.suite.rag or self.rag_target()
+        subject = ModelSubject(self.engine, item.alias, self.default_params)
+        pipeline = self.rag_pipeline_for(subject, target)
+        answers = self._rag_answers.setdefault(key, {})
+        if item.case.id not in answers and hasattr(pipeline, "batch"):
+            siblings = [i for i in self.config.stash.get(_ITEMS_KEY, []) if
+                        getattr(i, "alias", None) == item.alias and str(getattr(i, "path", "")) == key[0]
+                        and getattr(getattr(i, "suite", None), "subject", None) == "rag"] or [item]
+            try:
+                results = pipeline.batch([i.case.input for i in siblings])
+                answers.update({i.case.id: r for i, r in zip(siblings, results)})
+            except InfraError as exc:
+                answers.update({i.case.id: exc for i in siblings})
+        if item.case.id not in answers:
+            try:
+                answers[item.case.id] = pipeline(item.case.input)
+            except InfraError as exc:
+                answers[item.case.id] = exc
+        # Each case takes its answer once; the dict stays small.
+        return answers.pop(item.case.id)
+
+    # -- collection and prefetch ------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from pytest_llmops.suites.items import CaseItem
+
+        self.items_by_model = {}
+        self.config.stash[_ITEMS_KEY] = [i for i in session.items if isinstance(i, CaseItem)
+                                         and i.suite.subject == "rag"]
+        for item in session.items:
+            if isinstance(item, CaseItem) and item.prefetchable:
+                self.items_by_model.setdefault(item.alias, []).append(item)
+
+    def ensure_prefetched(self, alias: str) -> None:
+        """Generate every selected case of ``alias`` together, before its first case runs."""
+        engine = self.engine
+        if engine.is_prefetched(alias):
+            return
+        items = self.items_by_model.get(alias, [])
+        requests = []
+        for item in items:
+            try:
+                requests.append(item.request())
+            except Exception:  # noqa: BLE001 - the item reports its own error when it runs
+                continue
+        engine.prefetch(alias, requests)
+
+    # -- records ----------------------------------------------------------------------------
+    def attach_record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        """Put the case record on the report that ends the test (call, or a failed setup)."""
+        record = item.stash.get(RECORD_KEY, None)
+        final = report.when == "call" or (report.when == "setup" and not report.passed)
+        if not final:
+            return
+        if record is None:
+            subject = item.stash.get(SUBJECT_KEY, None)
+            if subject is None:
+                return
+            record = self._python_test_record(item, subject, call, report)
+        elif report.when == "call" and not report.passed and record.get("outcome") == "passed":
+            # An exception after the checks passed (e.g. in a hook) still fails the case.
+            record["outcome"] = "failed"
+        report.llmops_record = json.dumps(record, ensure_ascii=False)  # type: ignore[attr-defined]
+
+    def _python_test_record(self, item: pytest.Item, subject: Any, call: pytest.CallInfo[None],
+                            report: pytest.TestReport) -> dict[str, Any]:
+        excinfo = call.excinfo
+        if report.skipped:
+            outcome = "skipped"
+        elif excinfo is not None and isinstance(excinfo.value, InfraError):
+            outcome = "error"
+        else:
+            outcome = "passed" if report.passed else ("error" if report.when == "setup" else "failed")
+        path = Path(str(item.path))
+        try:
+            rel = path.resolve().relative_to(self.rootdir.resolve())
+        except ValueError:
+            rel = Path(path.name)
+        last = subject.log[-1] if subject.log else {}
+        record: dict[str, Any] = {
+            "id": item.name, "nodeid": item.nodeid, "suite": str(rel.with_suffix("")), "kind": "functional",
+            "subject": "python", "model": subject.alias, "index": _line_of(item),
+            "input": last.get("input"), "output": last.get("output"), "checks": [], "outcome": outcome,
+            "cached": bool(subject.log) and all(g.get("cached") for g in subject.log),
+            "generations": subject.log[-20:], "timings": {"total_s": round(report.duration, 6)},
+        }
+        if excinfo is not None and outcome in ("failed", "error"):
+            record["error"] = f"{excinfo.typename}: {str(excinfo.value)[:500]}"
+        return record
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "llmops_record", None)
+        if data and self._builder is not None:
+            self._builder.add(json.loads(data))
+
+    # -- end of run ------------------------------------------------------------------------
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            if self._engine is not None:
+                self.config.workeroutput["llmops_stats"] = self._stats_json()  # type: ignore[attr-defined]
+            return
+        if self._builder is None or self._builder.case_count == 0:
+            return
+        self.report_path = self._builder.write(self.report_dir / REPORT_NAME, self._run_info())
+        self._builder.close()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: collect each worker's engine counters."""
+        stats = getattr(node, "workeroutput", {}).get("llmops_stats", {})
+        for alias, values in stats.items():
+            merged = self._worker_stats.setdefault(alias, {})
+            for key, value in values.items():
+                merged[key] = merged.get(key, 0) + value
+
+    def _stats_json(self) -> dict[str, dict[str, float]]:
+        engine = self._engine
+        if engine is None:
+            return {}
+        out = {}
+        for alias in engine.aliases:
+            stats: ModelStats = engine.stats(alias)
+            out[alias] = {"generated": stats.generated, "cache_hits": stats.cache_hits,
+                          "infra_errors": stats.infra_errors, "generate_s": round(stats.generate_seconds, 4),
+                          "load_s": round(stats.load_seconds, 4)}
+        return out
+
+    def _run_info(self) -> dict[str, Any]:
+        models = []
+        for spec in self.specs:
+            try:
+                fingerprint = self.engine.fingerprint(spec.alias)
+            except Exception as exc:  # noqa: BLE001 - the report must still be written
+                fingerprint = f"unavailable: {type(exc).__name__}"
+            entry = {"alias": spec.alias, "spec": spec.raw, "fingerprint": fingerprint}
+            if self._engine is not None:
+                entry.update({k: v for k, v in self._engine.describe(spec.alias).items() if k != "provider"})
+            models.append(entry)
+        devices = self._builder.devices if self._builder else set()
+        gpus = self._builder.gpus if self._builder else set()
+        stats = self._worker_stats or self._stats_json()
+        return {
+            "started_at": self.started_at,
+            "duration_s": round(time.perf_counter() - self._t0, 3),
+            "git_sha": _git_sha(self.rootdir),
+            "plugin_version": __version__,
+            "seed": self.seed,
+            "cache": self.cache_mode,
+            "models": models,
+            "engine": stats,
+            "env": {"python": platform.python_version(), "torch": _dist_version("torch"),
+                    "transformers": _dist_version("transformers"), "platform": platform.platform(),
+                    "device": "cuda" if "cuda" in devices else ("cpu" if "cpu" in devices or not devices
+                                                                 else sorted(devices)[0]),
+                    "gpu": sorted(gpus)[0] if gpus else None},
+            "workers": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
+        }
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._builder is None or self._builder.case_count == 0:
+            return
+        tr = terminalreporter
+        tr.section("llmops")
+        suites = self._builder.suites_json()
+        width = max(len(name) for name in suites)
+        tr.write_line(f"{'suite'.ljust(width)}  {'model':<12} {'n':>5} {'pass':>5} {'fail':>5} {'err':>4}  "
+                      f"pass rate [95% CI]")
+        for name, suite in suites.items():
+            rate = suite["metrics"]["pass_rate"]
+            shown = "n/a" if rate["value"] is None else f"{rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
+            tr.write_line(f"{name.ljust(width)}  {suite['model']:<12} {suite['n']:>5} {suite['passed']:>5} "
+                          f"{suite['failed']:>5} {suite['errors']:>4}  {shown}")
+        stats = self._worker_stats or self._stats_json()
+        for alias, values in stats.items():
+            tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
+                          f"from cache, {int(values['infra_errors'])} infra errors")
+        if self.report_path is not None:
+            tr.write_line(f"report: {self.report_path}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+def _line_of(item: pytest.Item) -> int:
+    location = getattr(item, "location", None)
+    return int(location[1] or 0) if location else 0
+
+
+def _option(config: pytest.Config, name: str) -> str:
+    value = config.getoption(name)
+    return str(value) if value is not None else str(config.getini(name))
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_sha(rootdir: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=rootdir, capture_output=True, text=True,
+                                timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None

@@ -1,0 +1,1 @@
+"""Suite definitions: YAML suite files and the pytest items they become."""

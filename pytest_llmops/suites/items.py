@@ -1,0 +1,160 @@
+"""YAML suite files as pytest collectors, one item per (case, model)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pytest
+
+from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
+
+if TYPE_CHECKING:
+    from pytest_llmops.session import LlmopsSession
+
+
+class SuiteFile(pytest.File):
+    """A ``*.eval.yaml`` file: validated as a whole, then one item per case and model."""
+
+    def __init__(self, *, llmops: "LlmopsSession", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.llmops = llmops
+
+    def collect(self) -> Iterable[pytest.Item]:
+        try:
+            suite = load_suite(self.path, self.config.rootpath, self.llmops.registry.checks,
+                               self.llmops.default_params)
+        except SuiteFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        for spec in self.llmops.specs:
+            for case in suite.cases:
+                yield CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
+                                           alias=spec.alias)
+
+
+class CaseFailed(AssertionError):
+    """One or more checks did not pass."""
+
+
+class CaseItem(pytest.Item):
+    """One case of a YAML suite against one model subject."""
+
+    def __init__(self, *, suite: SuiteSpec, case: CaseSpec, alias: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.case = case
+        self.alias = alias
+        self.llmops: LlmopsSession = self.parent.llmops  # type: ignore[union-attr]
+        self.generation: Generation | None = None
+        self.rag_contexts: list[str] | None = None
+        self.add_marker(pytest.mark.llm(kind=suite.kind, suite=suite.name))
+        # Tags and the suite kind are matched by -k without needing registered markers.
+        self.extra_keyword_matches.update([suite.kind, *case.tags])
+
+    @property
+    def prefetchable(self) -> bool:
+        """Model and prompt cases are generated in bulk; RAG cases go through their pipeline."""
+        return self.suite.subject in ("model", "prompt")
+
+    def request(self) -> GenerationRequest:
+        case = self.case
+        if self.suite.subject == "prompt":
+            template = self.llmops_prompt()
+            variables = dict(case.vars)
+            if case.input is not None:
+                variables.setdefault("input", case.input)
+            messages = template.render(**variables)
+            if case.system and not any(m["role"] == "system" for m in messages):
+                messages.insert(0, {"role": "system", "content": case.system})
+            return GenerationRequest.chat(messages, case.params)
+        assert case.input is not None
+        return GenerationRequest.prompt(case.input, system=case.system, params=case.params)
+
+    def llmops_prompt(self) -> Any:
+        assert self.suite.prompt is not None
+        return self.llmops.template(self.suite.prompt)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"{self.suite.name}::{self.case.id}[{self.alias}]"
+
+    # -- running -----------------------------------------------------------------------
+    def setup(self) -> None:
+        start = time.perf_counter()
+        try:
+            if self.suite.subject == "rag":
+                self._run_rag()
+            else:
+                self.llmops.ensure_prefetched(self.alias)
+                self.generation = self.llmops.engine.generate(self.alias, self.request())
+        except InfraError as exc:
+            self._keep_record(self._record("error", checks=[], error=f"infra error: {exc}",
+                                     seconds=time.perf_counter() - start))
+            raise
+
+    def _run_rag(self) -> None:
+        from pytest_llmops.subjects import check_rag_result
+
+        result = self.llmops.rag_answer(self)
+        if isinstance(result, InfraError):
+            raise result
+        result = check_rag_result(result, self.suite.rag or self.llmops.rag_target())
+        self.rag_contexts = [str(c) for c in result.get("contexts", [])]
+        self.generation = Generation(text=result["answer"])
+
+    def runtest(self) -> None:
+        assert self.generation is not None
+        output = self.generation.text
+        context = {"case": self.case, "suite": self.suite, "contexts": self.rag_contexts}
+        start = time.perf_counter()
+        results = [self.llmops.registry.checks[c.name].evaluate(output, c.arg, context) for c in self.case.checks]
+        failed = [r for r in results if not r.passed]
+        record = self._record("failed" if failed else "passed", checks=[r.as_dict() for r in results],
+                              seconds=time.perf_counter() - start)
+        self._keep_record(record)
+        if failed:
+            lines = [f"{r.name}: {r.evidence}" for r in failed]
+            raise CaseFailed("\n".join(lines))
+
+    def _record(self, outcome: str, checks: list[dict[str, Any]], seconds: float,
+                error: str | None = None) -> dict[str, Any]:
+        gen = self.generation
+        try:
+            shown_input: Any = self.request().message_dicts() if self.suite.subject != "rag" else self.case.input
+        except Exception:  # noqa: BLE001 - a broken template is reported through the error
+            shown_input = self.case.input
+        provider_info = self.llmops.engine.describe(self.alias)
+        record: dict[str, Any] = {
+            "id": self.case.id, "nodeid": self.nodeid, "suite": self.suite.name, "kind": self.suite.kind,
+            "subject": self.suite.subject, "model": self.alias, "index": self.case.index,
+            "input": shown_input, "output": gen.text if gen else None, "checks": checks, "outcome": outcome,
+            "cached": bool(gen and gen.cached), "tags": self.case.tags,
+            "device": provider_info.get("device"), "gpu": provider_info.get("gpu"),
+            "timings": {"generate_s": round(gen.seconds, 6) if gen else None,
+                        "batch_size": gen.batch_size if gen else None, "check_s": round(seconds, 6)},
+            "output_tokens": gen.output_tokens if gen else None,
+            "finish_reason": gen.finish_reason if gen else None,
+        }
+        if self.suite.subject == "prompt" and self.suite.prompt is not None:
+            record["prompt_version"] = self.llmops_prompt().version
+        if self.rag_contexts is not None:
+            record["contexts"] = self.rag_contexts
+        if error:
+            record["error"] = error
+        return record
+
+    def _keep_record(self, record: dict[str, Any]) -> None:
+        from pytest_llmops.session import RECORD_KEY
+
+        self.stash[RECORD_KEY] = record
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailed):
+            output = self.generation.text if self.generation else ""
+            return (f"case {self.case.id!r} of {self.suite.name} ({self.path.name}:{self.case.line}) "
+                    f"failed on model {self.alias}\n  output: {output[:500]!r}\n  failed checks:\n    "
+                    + str(excinfo.value).replace("\n", "\n    "))
+        if isinstance(excinfo.value, InfraError):
+            return f"infra error (not a model failure) for {self.alias}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)

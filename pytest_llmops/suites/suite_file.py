@@ -1,0 +1,235 @@
+"""Loading and validating YAML suite files.
+
+Everything about a file is checked when it is collected, so a mistake is a collection
+error that names the file, the line, the case and the field, and the other files still run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_llmops.providers.base import GenerationParams
+
+KINDS = ("functional", "adversarial", "metamorphic", "regression", "latency")
+SUBJECTS = ("model", "prompt", "rag")
+_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_TOP_KEYS = {"suite", "kind", "description", "subject", "system", "prompt", "rag", "generation", "defaults",
+             "cases"}
+_CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags"}
+
+
+class SuiteFileError(Exception):
+    """A suite file that cannot be used; the message names file, line, case and field."""
+
+
+class _LineDict(dict):  # type: ignore[type-arg]
+    """A mapping that remembers the line it started on (1-based)."""
+
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings carry their line numbers."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    mapping = _LineDict(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class CheckSpec:
+    """One validated check of a case."""
+
+    name: str
+    arg: Any
+
+
+@dataclass
+class CaseSpec:
+    """One validated case."""
+
+    id: str
+    index: int
+    line: int
+    input: str | None
+    vars: dict[str, Any]
+    system: str | None
+    checks: list[CheckSpec]
+    params: GenerationParams
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuiteSpec:
+    """A validated suite file."""
+
+    path: Path
+    name: str
+    kind: str
+    subject: str
+    description: str
+    system: str | None
+    prompt: Path | None
+    rag: str | None
+    cases: list[CaseSpec]
+
+
+def suite_name_for(path: Path, rootdir: Path) -> str:
+    """Default suite name: path under ``evalsuites/`` (or the rootdir) without the suffix."""
+    try:
+        rel = path.resolve().relative_to(rootdir.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    parts = list(rel.parts)
+    if len(parts) > 1 and parts[0] == "evalsuites":
+        parts = parts[1:]
+    name = "/".join(parts)
+    for suffix in (".eval.yaml", ".eval.yml", ".yaml", ".yml"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params: GenerationParams) -> SuiteSpec:
+    """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem."""
+    where = str(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise SuiteFileError(f"{where}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise SuiteFileError(f"{where}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise SuiteFileError(f"{where}: expected a mapping with a 'cases' list at the top level")
+
+    def fail(line: int, field_name: str, why: str, case: str | None = None) -> SuiteFileError:
+        at = f" case {case!r}" if case else ""
+        return SuiteFileError(f"{where}:{line}:{at} field '{field_name}': {why}")
+
+    top_line = getattr(data, "line", 1)
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise fail(top_line, sorted(unknown)[0], f"unknown key; expected one of {sorted(_TOP_KEYS)}")
+    kind = data.get("kind", "functional")
+    if kind not in KINDS:
+        raise fail(top_line, "kind", f"{kind!r} is not one of {list(KINDS)}")
+    subject = data.get("subject", "model")
+    if subject not in SUBJECTS:
+        raise fail(top_line, "subject", f"{subject!r} is not one of {list(SUBJECTS)}")
+    name = data.get("suite") or suite_name_for(path, rootdir)
+    if not isinstance(name, str):
+        raise fail(top_line, "suite", "expected a string")
+    system = data.get("system")
+    if system is not None and not isinstance(system, str):
+        raise fail(top_line, "system", "expected a string")
+    prompt = None
+    if subject == "prompt":
+        if not isinstance(data.get("prompt"), str):
+            raise fail(top_line, "prompt", "subject 'prompt' needs 'prompt: PATH' to a jinja2 template "
+                                            "(relative to this file)")
+        prompt = (path.parent / data["prompt"]).resolve()
+        if not prompt.is_file():
+            raise fail(top_line, "prompt", f"template file {prompt} does not exist")
+    rag = data.get("rag")
+    if rag is not None and (not isinstance(rag, str) or ":" not in rag):
+        raise fail(top_line, "rag", "expected 'module.path:attribute'")
+    params = _params(data.get("generation") or {}, default_params, lambda f, why: fail(top_line, f, why))
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict) or set(defaults) - {"checks"}:
+        raise fail(getattr(defaults, "line", top_line), "defaults", "expected a mapping with only 'checks'")
+    default_checks = _checks(defaults.get("checks") or [], checks,
+                             lambda f, why: fail(getattr(defaults, "line", top_line), f"defaults.{f}", why))
+    raw_cases = data.get("cases")
+    if not isinstance(raw_cases, list) or not raw_cases:
+        raise fail(top_line, "cases", "expected a non-empty list of cases")
+    seen: dict[str, int] = {}
+    cases = []
+    for index, raw in enumerate(raw_cases):
+        line = getattr(raw, "line", top_line)
+        if not isinstance(raw, dict):
+            raise fail(line, f"cases[{index}]", "expected a mapping with 'id', 'input' and 'checks'")
+        case_id = raw.get("id")
+        label = f"cases[{index}]"
+        if not isinstance(case_id, (str, int)) or not _ID_RE.match(str(case_id)):
+            raise fail(line, f"{label}.id", "expected an id of letters, digits, '.', '_' or '-'")
+        case_id = str(case_id)
+        if case_id in seen:
+            raise fail(line, f"{label}.id", f"duplicate id (first used at line {seen[case_id]})", case_id)
+        seen[case_id] = line
+
+        def case_fail(f: str, why: str, _line: int = line, _id: str = case_id) -> SuiteFileError:
+            return fail(_line, f, why, _id)
+
+        unknown = set(raw) - _CASE_KEYS
+        if unknown:
+            raise case_fail(sorted(unknown)[0], f"unknown key; expected one of {sorted(_CASE_KEYS)}")
+        text = raw.get("input")
+        variables = raw.get("vars") or {}
+        if not isinstance(variables, dict):
+            raise case_fail("vars", "expected a mapping of template variables")
+        if subject == "prompt":
+            if text is not None and not isinstance(text, str):
+                raise case_fail("input", "expected a string")
+        elif not isinstance(text, str) or not text.strip():
+            raise case_fail("input", "expected a non-empty string")
+        case_system = raw.get("system", system)
+        if case_system is not None and not isinstance(case_system, str):
+            raise case_fail("system", "expected a string")
+        case_checks = _checks(raw.get("checks") or [], checks, case_fail)
+        if not case_checks and not default_checks:
+            raise case_fail("checks", "a case needs at least one check (here or in defaults.checks)")
+        case_params = _params(raw.get("generation") or {}, params, case_fail)
+        tags = raw.get("tags") or []
+        cases.append(CaseSpec(id=case_id, index=index, line=line, input=text, vars=dict(variables),
+                              system=case_system, checks=default_checks + case_checks, params=case_params,
+                              tags=[str(t) for t in tags]))
+    return SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
+                     system=system, prompt=prompt, rag=rag, cases=cases)
+
+
+def _params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
+    if not isinstance(raw, dict):
+        raise fail("generation", "expected a mapping (max_new_tokens, temperature, top_p, seed, stop)")
+    try:
+        params = GenerationParams.from_mapping(dict(raw), base)
+    except KeyError as exc:
+        raise fail(f"generation.{exc.args[0]}", "unknown parameter; expected max_new_tokens, temperature, "
+                                                "top_p, seed or stop") from None
+    except (TypeError, ValueError) as exc:
+        raise fail("generation", f"bad value: {exc}") from None
+    if params.max_new_tokens < 1:
+        raise fail("generation.max_new_tokens", "must be at least 1")
+    return params
+
+
+def _checks(raw: Any, registry: dict[str, Any], fail: Any) -> list[CheckSpec]:
+    if not isinstance(raw, list):
+        raise fail("checks", "expected a list of single-key mappings such as '- contains: Paris'")
+    out = []
+    for position, item in enumerate(raw):
+        label = f"checks[{position}]"
+        if isinstance(item, str):
+            item = {item: None}
+        if not isinstance(item, dict) or len(item) != 1:
+            raise fail(label, "expected a single-key mapping such as '- contains: Paris'")
+        (name, arg), = item.items()
+        check = registry.get(name)
+        if check is None:
+            raise fail(f"{label}.{name}", f"unknown check; known checks: {', '.join(sorted(registry))}")
+        try:
+            out.append(CheckSpec(name, check.validate(arg)))
+        except ValueError as exc:
+            raise fail(f"{label}.{name}", str(exc)) from None
+    return out
