@@ -45,6 +45,7 @@ class ResponseCache:
         self.path = path
         self.mode = mode
         self._conn: sqlite3.Connection | None = None
+        self.opened_at = time.time()
 
     @property
     def reads(self) -> bool:
@@ -58,16 +59,34 @@ class ResponseCache:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a new database to WAL can fail with "database is locked" without waiting
+            # for the busy timeout when another worker opens it at the same moment: retry.
+            deadline = time.monotonic() + 60.0
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
             self._conn = conn
         return self._conn
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Generation]:
-        """Look up ``keys`` in as few queries as possible; misses are simply absent."""
+    def get_many(self, keys: Iterable[str], shared_only: bool = False) -> dict[str, Generation]:
+        """Look up ``keys`` in as few queries as possible; misses are simply absent.
+
+        ``shared_only`` asks only for entries written since this cache was opened: in
+        ``refresh`` mode that is how xdist workers share what this run generated without
+        serving anything older.
+        """
+        since = 0.0
         if not self.reads:
-            return {}
+            if not (shared_only and self.writes):
+                return {}
+            since = self.opened_at
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
@@ -76,8 +95,13 @@ class ResponseCache:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for key, value in conn.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk):
-                found[key] = Generation.from_cache(json.loads(value))
+            query = f"SELECT key, value, created FROM responses WHERE created >= ? AND key IN ({marks})"
+            for key, value, created in conn.execute(query, [since, *chunk]):
+                generation = Generation.from_cache(json.loads(value))
+                # "cached" means served from an earlier run; what another xdist worker
+                # generated during this run is a fresh generation.
+                generation.cached = created < self.opened_at
+                found[key] = generation
         return found
 
     def put_many(self, items: Mapping[str, Generation]) -> None:

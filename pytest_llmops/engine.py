@@ -107,12 +107,18 @@ class Engine:
         todo = [(k, r) for k, r in unique.items() if k not in hits]
         if not todo:
             return
-        chunks = [todo[i:i + self.chunk_size] for i in range(0, len(todo), self.chunk_size)]
+        # Longest first, so each chunk holds prompts of similar length (less padding).
+        todo.sort(key=lambda kr: -sum(len(content) for _, content in kr[1].messages))
+        size = self.chunk_size
+        if self.worker_count > 1:
+            # Several chunks per worker, so workers can split the work between them.
+            size = max(1, min(size, -(-len(todo) // (2 * self.worker_count))))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         first = (self.worker_index * len(chunks)) // self.worker_count
         for chunk in chunks[first:] + chunks[:first]:
             if self.worker_count > 1:
-                # Another worker may have generated this chunk already.
-                done = self.cache.get_many(k for k, _ in chunk)
+                # Another worker may have generated this chunk already (during this run).
+                done = self.cache.get_many((k for k, _ in chunk), shared_only=True)
                 self._take_hits(state, done)
                 chunk = [(k, r) for k, r in chunk if k not in done]
             if chunk:

@@ -103,9 +103,14 @@ def pytest_configure(config: pytest.Config) -> None:
         _seed(_setting(config, "llm_seed"))
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"llm_seed: {exc}") from None
+    model_specs(config)  # cheap syntax check: a bad ini llm_model is a usage error, not a collection error
     if config.getoption("llm_model"):
         # Only pay for loading the plugin registry when models were named explicitly.
         _get_session(config).validate_specs()
+    elif getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+        # xdist controller: it runs no test itself, so nothing else would create the session
+        # that gathers the workers' records and writes the report.
+        _get_session(config)
 
 
 def _get_session(config: pytest.Config) -> "LlmopsSession":

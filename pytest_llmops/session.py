@@ -52,6 +52,7 @@ class LlmopsSession:
         self._engine: Engine | None = None
         self._builder: ReportBuilder | None = None if self.is_worker else ReportBuilder(self.report_dir)
         self._worker_stats: dict[str, dict[str, float]] = {}
+        self._workers_down = 0  # xdist workers that finished (the controller has no worker env vars)
         self._rag_cache: dict[str, Any] = {}
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._templates: dict[Path, Any] = {}
@@ -270,6 +271,7 @@ class LlmopsSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: collect each worker's engine counters."""
+        self._workers_down += 1
         stats = getattr(node, "workeroutput", {}).get("llmops_stats", {})
         for alias, values in stats.items():
             merged = self._worker_stats.setdefault(alias, {})
@@ -316,7 +318,7 @@ class LlmopsSession:
                     "device": "cuda" if "cuda" in devices else ("cpu" if "cpu" in devices or not devices
                                                                  else sorted(devices)[0]),
                     "gpu": sorted(gpus)[0] if gpus else None},
-            "workers": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
+            "workers": self._workers_down,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

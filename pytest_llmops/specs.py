@@ -70,9 +70,9 @@ def parse_spec(raw: str) -> ModelSpec:
     text = raw.strip()
     if not text:
         raise _error(raw, "it is empty")
-    if text in ("smollm2", "smollm2:"):
-        return ModelSpec(raw=text, provider="smollm2", target="")
     body, _, query = text.partition("?")
+    if body in ("smollm2", "smollm2:"):
+        body = "smollm2:"
     if ":" not in body:
         raise _error(raw, "expected PROVIDER:TARGET (or the bare name 'smollm2')")
     provider, target = body.split(":", 1)

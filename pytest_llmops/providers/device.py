@@ -30,6 +30,23 @@ def pick_dtype(name: str, device: str) -> Any:
     return getattr(torch, name)
 
 
+def limit_cpu_threads() -> int:
+    """Share the CPU cores between xdist workers instead of oversubscribing them.
+
+    Each worker process would otherwise start one torch thread per core, and several
+    workers spinning on the same cores are many times slower than one.
+    """
+    import os
+
+    import torch
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // workers))
+    return int(torch.get_num_threads())
+
+
 def initial_batch_size(device: str, n_prompts: int) -> int:
     """A starting batch size; out-of-memory halves it. CPUs gain little beyond 32."""
     limit = 64 if device.startswith("cuda") else 32

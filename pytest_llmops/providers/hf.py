@@ -88,6 +88,8 @@ class HFProvider:
         else:
             folder = str(source)
         device = device_mod.pick_device(self.device_name)
+        if device == "cpu":
+            self.cpu_threads = device_mod.limit_cpu_threads()
         dtype = device_mod.pick_dtype(self.dtype_name, device)
         kwargs: dict[str, Any] = {"gguf_file": hub_gguf} if hub_gguf else {}
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)

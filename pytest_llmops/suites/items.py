@@ -27,11 +27,40 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path, self.config.rootpath, self.llmops.registry.checks,
                                self.llmops.default_params)
         except SuiteFileError as exc:
-            raise self.CollectError(str(exc)) from None
+            # One erroring item instead of a collection error: pytest would otherwise
+            # interrupt the whole run, and the other suite files must still run.
+            yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=str(exc))
+            return
         for spec in self.llmops.specs:
             for case in suite.cases:
                 yield CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
                                            alias=spec.alias)
+
+
+class InvalidSuiteError(Exception):
+    """A suite file failed validation."""
+
+
+class InvalidSuiteItem(pytest.Item):
+    """Stands for a suite file that failed validation: it errors at setup with the reason."""
+
+    def __init__(self, *, problem: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def setup(self) -> None:
+        raise InvalidSuiteError(self.problem)
+
+    def runtest(self) -> None:  # pragma: no cover - setup always raises
+        raise InvalidSuiteError(self.problem)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.path.name}: invalid suite file"
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, InvalidSuiteError):
+            return f"invalid suite file: {excinfo.value}"
+        return super()._repr_failure_py(excinfo, style=style)
 
 
 class CaseFailed(AssertionError):
@@ -155,6 +184,10 @@ class CaseItem(pytest.Item):
             return (f"case {self.case.id!r} of {self.suite.name} ({self.path.name}:{self.case.line}) "
                     f"failed on model {self.alias}\n  output: {output[:500]!r}\n  failed checks:\n    "
                     + str(excinfo.value).replace("\n", "\n    "))
+        return super().repr_failure(excinfo, style=style)
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # Setup errors are rendered here rather than by repr_failure: keep infra errors short.
         if isinstance(excinfo.value, InfraError):
             return f"infra error (not a model failure) for {self.alias}: {excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        return super()._repr_failure_py(excinfo, style=style)

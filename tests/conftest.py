@@ -1,0 +1,19 @@
+"""Shared fixtures for the fast test-suite (no real model: the in-process echo provider)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmops_testutils import LlmProject
+
+
+@pytest.fixture(autouse=True)
+def _hf_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach the Hugging Face Hub, and no echo log leaks in from the environment."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("LLMOPS_ECHO_LOG", raising=False)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> LlmProject:
+    return LlmProject(pytester)
