@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 _REFUSAL_PATTERNS = [
@@ -38,7 +38,9 @@ class CheckResult:
     arg: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every argument, once per case and check.
+        return {"name": self.name, "passed": self.passed, "score": self.score, "evidence": self.evidence,
+                "arg": self.arg}
 
 
 def detect_refusal(text: str) -> re.Match[str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 Message = dict[str, str]
@@ -33,9 +33,8 @@ class GenerationParams:
         return self.temperature <= 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stop"] = list(self.stop)
-        return data
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
+                "seed": self.seed, "stop": list(self.stop)}
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], base: "GenerationParams | None" = None) -> "GenerationParams":

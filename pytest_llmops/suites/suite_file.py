@@ -33,8 +33,12 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int = 0
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings carry their line numbers."""
+# libyaml's parser when available: the pure-Python one dominates collection of big suites.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """A safe loader whose mappings carry their line numbers."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
