@@ -102,6 +102,14 @@ class LlmopsSession:
         except (SpecError, ValueError, FileNotFoundError) as exc:
             raise pytest.UsageError(f"--llm-model {spec.raw!r}: {exc}") from None
 
+    def relative_path(self, path: Any) -> str:
+        """``path`` relative to the rootdir when it is inside it (stable across machines)."""
+        resolved = Path(str(path)).resolve()
+        try:
+            return resolved.relative_to(self.rootdir.resolve()).as_posix()
+        except ValueError:
+            return resolved.as_posix()
+
     # -- subjects -------------------------------------------------------------------------
     def subject_for(self, item: pytest.Item, alias: str) -> Any:
         from pytest_llmops.subjects import ModelSubject
@@ -235,11 +243,7 @@ class LlmopsSession:
             outcome = "error"
         else:
             outcome = "passed" if report.passed else ("error" if report.when == "setup" else "failed")
-        path = Path(str(item.path))
-        try:
-            rel = path.resolve().relative_to(self.rootdir.resolve())
-        except ValueError:
-            rel = Path(path.name)
+        rel = Path(self.relative_path(item.path))
         last = subject.log[-1] if subject.log else {}
         record: dict[str, Any] = {
             "id": item.name, "nodeid": item.nodeid, "suite": str(rel.with_suffix("")), "kind": "functional",

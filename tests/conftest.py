@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+# Imported here, before any in-process pytester run: pytester drops modules first imported
+# inside an inner run, and re-importing PyYAML would pair fresh Python classes with its C
+# extension's cached old ones (the libyaml loader then fails with "tag None").
+import yaml  # noqa: F401
+
 from llmops_testutils import LlmProject
 
 

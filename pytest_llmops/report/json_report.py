@@ -33,6 +33,7 @@ class SuiteTotals:
     errors: int = 0
     skipped: int = 0
     cached: int = 0
+    source: dict[str, str] | None = None  # the suite file and its sha256, when it came from one
 
     @property
     def n(self) -> int:
@@ -43,6 +44,7 @@ class SuiteTotals:
         return {
             "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
             "errors": self.errors, "skipped": self.skipped, "cached": self.cached,
+            **({"source": self.source} if self.source else {}),
             # Infra errors are neither passes nor failures: they are left out of the rate
             # and reported on their own, so a flaky endpoint cannot look like a model change.
             "metrics": {"pass_rate": rate_metric(self.passed, scored),
@@ -73,6 +75,8 @@ class ReportBuilder:
         totals = self.suites.get(key)
         if totals is None:
             totals = self.suites[key] = SuiteTotals(kind=record.get("kind", "functional"), model=record["model"])
+            if record.get("suite_sha256"):
+                totals.source = {"path": str(record.get("suite_file", "")), "sha256": record["suite_sha256"]}
         if outcome == "error":
             totals.errors += 1
         else:

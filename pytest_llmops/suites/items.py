@@ -157,6 +157,7 @@ class CaseItem(pytest.Item):
         record: dict[str, Any] = {
             "id": self.case.id, "nodeid": self.nodeid, "suite": self.suite.name, "kind": self.suite.kind,
             "subject": self.suite.subject, "model": self.alias, "index": self.case.index,
+            "suite_file": self.llmops.relative_path(self.path), "suite_sha256": self.suite.sha256,
             "input": shown_input, "output": gen.text if gen else None, "checks": checks, "outcome": outcome,
             "cached": bool(gen and gen.cached), "tags": self.case.tags,
             "device": provider_info.get("device"), "gpu": provider_info.get("gpu"),

@@ -6,6 +6,7 @@ error that names the file, the line, the case and the field, and the other files
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ class SuiteSpec:
     prompt: Path | None
     rag: str | None
     cases: list[CaseSpec]
+    sha256: str = ""  # of the file's bytes: what the gate artifact lists as this suite's input
 
 
 def suite_name_for(path: Path, rootdir: Path) -> str:
@@ -108,11 +110,14 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem."""
     where = str(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        content = path.read_bytes()
+        data = yaml.load(content.decode("utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise SuiteFileError(f"{where}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise SuiteFileError(f"{where}: not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise SuiteFileError(f"{where}: cannot read: {exc}") from None
     if not isinstance(data, dict):
@@ -200,7 +205,7 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
                               system=case_system, checks=default_checks + case_checks, params=case_params,
                               tags=[str(t) for t in tags]))
     return SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
-                     system=system, prompt=prompt, rag=rag, cases=cases)
+                     system=system, prompt=prompt, rag=rag, cases=cases, sha256=hashlib.sha256(content).hexdigest())
 
 
 def _params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
