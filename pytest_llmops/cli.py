@@ -47,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print a summary of a JSON report")
     show.add_argument("report", type=Path)
+    commands.add_parser("gate", help="apply a gate: llmops gate REPORT.json --env ENV (exit 0 allow, 1 block, "
+                                     "2 usage error)", add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "gate":
+        from pytest_llmops.gates import gate_main
+
+        return gate_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "show":

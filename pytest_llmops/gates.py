@@ -400,11 +400,19 @@ class GateResult:
 _MISSING = object()
 
 
+def _literal_brackets(glob: str) -> str:
+    """``glob`` with ``[`` taken literally, so ``*[smollm2]`` selects one model's suites."""
+    return glob.replace("[", "[[]") if "[" in glob else glob
+
+
 def _suite_matches(glob: str, key: str) -> bool:
-    if key == glob or fnmatch.fnmatchcase(key, glob):
-        return True
+    """fnmatch ``glob`` against the key, and against the key without its ``[model]`` suffix.
+
+    Brackets are tried both as fnmatch character classes and literally.
+    """
+    patterns = {glob, _literal_brackets(glob)}
     bare = _MODEL_SUFFIX_RE.sub("", key)
-    return bare != key and (bare == glob or fnmatch.fnmatchcase(bare, glob))
+    return any(fnmatch.fnmatchcase(name, pattern) for name in {key, bare} for pattern in patterns)
 
 
 def resolve_metric(suite: dict[str, Any], metric: str) -> tuple[Any, Any, str | None]:

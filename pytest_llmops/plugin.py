@@ -56,7 +56,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="prompt template for the llm_prompt fixture (ini: llm_prompt)")
     group.addoption("--llm-rag-pipeline", dest="llm_rag_pipeline", metavar="MODULE:ATTR",
                     help="RAG pipeline or factory for rag_pipeline and 'subject: rag' suites (ini: llm_rag_pipeline)")
+    group.addoption("--llm-gate-env", dest="llm_gate_env", metavar="ENV",
+                    help="apply the promotion gate of ENV (dev, qa, prod...) at the end of the run; BLOCK fails "
+                         "the run (ini: llm_gate_env)")
+    group.addoption("--llm-gate-config", dest="llm_gate_config", metavar="PATH",
+                    help="gate file (default: llmops.yaml, else [tool.llmops] in pyproject.toml; "
+                         "ini: llm_gate_config)")
+    group.addoption("--llm-history", dest="llm_history", action="store_true", default=None,
+                    help="append this run to <report-dir>/history.jsonl and chart the trend (ini: llm_history)")
     parser.addini("llm_model", "model specs (one per line)", type="linelist", default=[])
+    parser.addini("llm_gate_env", "gate environment applied at the end of every run", default="")
+    parser.addini("llm_gate_config", "gate file, relative to the rootdir", default="")
+    parser.addini("llm_history", "append every run to <report-dir>/history.jsonl", type="bool", default=False)
     parser.addini("llm_report_dir", "report directory, relative to the rootdir", default="reports")
     parser.addini("llm_cache", "response cache mode: rw, read, off or refresh", default="rw")
     parser.addini("llm_seed", "seed for sampling and seeded suites", default="0")
@@ -104,9 +115,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"llm_seed: {exc}") from None
     model_specs(config)  # cheap syntax check: a bad ini llm_model is a usage error, not a collection error
-    if config.getoption("llm_model"):
-        # Only pay for loading the plugin registry when models were named explicitly.
-        _get_session(config).validate_specs()
+    if config.getoption("llm_model") or _setting(config, "llm_gate_env"):
+        # Only pay for loading the plugin registry (and the gate file) when asked to.
+        llmops = _get_session(config)
+        llmops.validate_specs()
+        llmops.load_gate()
     elif getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
         # xdist controller: it runs no test itself, so nothing else would create the session
         # that gathers the workers' records and writes the report.

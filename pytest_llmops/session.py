@@ -24,13 +24,13 @@ from pytest_llmops.cache import ResponseCache
 from pytest_llmops.engine import Engine, ModelStats
 from pytest_llmops.providers.base import GenerationParams, InfraError
 from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
+from pytest_llmops.publish import Published, junit_properties, publish
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.specs import ModelSpec, SpecError
 
 RECORD_KEY = pytest.StashKey[dict]()
 SUBJECT_KEY = pytest.StashKey[Any]()
 _ITEMS_KEY = pytest.StashKey[list]()
-REPORT_NAME = "llmops-report.json"
 
 
 class LlmopsSession:
@@ -56,7 +56,9 @@ class LlmopsSession:
         self._rag_cache: dict[str, Any] = {}
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._templates: dict[Path, Any] = {}
-        self.report_path: Path | None = None
+        self.published: Published | None = None
+        self.gate_env = _option(config, "llm_gate_env")
+        self.gate_config: Any = None
         # YAML case items per model alias, in collection order, for prefetching.
         self.items_by_model: dict[str, list[Any]] = {}
 
@@ -81,6 +83,28 @@ class LlmopsSession:
                 self.registry.validate_spec(spec)
             except SpecError as exc:
                 raise pytest.UsageError(f"--llm-model: {exc}") from None
+
+    def load_gate(self) -> None:
+        """Read and validate the gate file now, so a mistake costs no generation time."""
+        if not self.gate_env or self.gate_config is not None:
+            return
+        from pytest_llmops.gates import GateConfigError, load_gate_config
+
+        option = self.config.getoption("llm_gate_config")
+        if option:
+            path: Path | None = Path(self.config.invocation_params.dir, option)
+        elif self.config.getini("llm_gate_config"):
+            path = self.rootdir / self.config.getini("llm_gate_config")
+        else:
+            path = None
+        try:
+            config = load_gate_config(self.rootdir, path)
+        except GateConfigError as exc:
+            raise pytest.UsageError(f"--llm-gate-env {self.gate_env}: {exc}") from None
+        if self.gate_env not in config.environments:
+            raise pytest.UsageError(f"--llm-gate-env {self.gate_env!r}: no such environment in {config.source}; "
+                                    f"known: {', '.join(sorted(config.environments))}")
+        self.gate_config = config
 
     @property
     def engine(self) -> Engine:
@@ -262,6 +286,7 @@ class LlmopsSession:
             self._builder.add(json.loads(data))
 
     # -- end of run ------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file, so our properties make it in
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             if self._engine is not None:
@@ -269,8 +294,28 @@ class LlmopsSession:
             return
         if self._builder is None or self._builder.case_count == 0:
             return
-        self.report_path = self._builder.write(self.report_dir / REPORT_NAME, self._run_info())
+        history = bool(self.config.getoption("llm_history") or self.config.getini("llm_history"))
+        self.published = publish(self._builder, self._run_info(), self.report_dir, self.gate_config,
+                                 self.gate_env or None, history)
         self._builder.close()
+        self._add_junit_properties(self.published.header)
+        gate = self.published.gate
+        if gate is not None and gate.decision == "BLOCK" and session.exitstatus == pytest.ExitCode.OK:
+            # A blocked promotion fails the run even when every test passed.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _add_junit_properties(self, header: dict[str, Any]) -> None:
+        # The junitxml plugin keeps its writer under a private stash key; properties
+        # added here land in the <testsuite> element as <property> entries.
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:  # pragma: no cover - a pytest without the junitxml plugin
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        for name, value in junit_properties(header):
+            xml.add_global_property(name, value)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -343,8 +388,24 @@ class LlmopsSession:
         for alias, values in stats.items():
             tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
                           f"from cache, {int(values['infra_errors'])} infra errors")
-        if self.report_path is not None:
-            tr.write_line(f"report: {self.report_path}")
+        published = self.published
+        if published is None:
+            return
+        for problem in published.problems:
+            tr.write_line(f"warning: {problem}", yellow=True)
+        tr.write_line(f"report: {published.report}")
+        for extra in (published.html, published.markdown, published.gate_file):
+            if extra is not None:
+                tr.write_line(f"        {extra}")
+        if published.gate is not None:
+            from pytest_llmops.gates import format_gate_table
+
+            tr.section(f"llmops gate ({published.gate.env})")
+            lines = format_gate_table(published.gate).splitlines()
+            for line in lines[:-1]:
+                tr.write_line(line)
+            allowed = published.gate.decision == "ALLOW"
+            tr.write_line(lines[-1], green=allowed, red=not allowed, bold=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._engine is not None:

@@ -490,7 +490,7 @@ def test_report_builder_order_is_independent_of_add_order(tmp_path: Path) -> Non
         builder = ReportBuilder(tmp_path / f"r{seed}")
         for record in records:
             builder.add(record)
-        path = builder.write(tmp_path / f"r{seed}" / "report.json", run)
+        path = builder.write(tmp_path / f"r{seed}" / "report.json", builder.header(run))
         builder.close()
         texts.append(path.read_text(encoding="utf-8"))
     assert texts[0] == texts[1] == texts[2]
@@ -504,7 +504,9 @@ def test_report_builder_writes_valid_json_with_suite_totals(tmp_path: Path) -> N
     for record in _records():
         builder.add(record)
     assert builder.case_count == 24
-    path = builder.write(tmp_path / "out" / "llmops-report.json", {"seed": 0}, extra={"mine": {"a": 1}})
+    header = builder.header({"seed": 0})
+    header["mine"] = {"a": 1}
+    path = builder.write(tmp_path / "out" / "llmops-report.json", header)
     builder.close()
     report = json.loads(path.read_text(encoding="utf-8"))
     assert report["schema_version"] == 1
@@ -539,5 +541,5 @@ def test_report_builder_rejects_unknown_outcomes(tmp_path: Path) -> None:
 
 def test_report_builder_write_with_no_cases(tmp_path: Path) -> None:
     builder = ReportBuilder(tmp_path / "never-created")
-    path = builder.write(tmp_path / "empty.json", {})
+    path = builder.write(tmp_path / "empty.json", builder.header({}))
     assert json.loads(path.read_text()) == {"schema_version": 1, "run": {}, "suites": {}, "cases": []}

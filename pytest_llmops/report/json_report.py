@@ -111,10 +111,12 @@ class ReportBuilder:
             self._spool.seek(offset)
             yield self._spool.read(length)
 
-    def write(self, path: Path, run: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-        """Write the report atomically (temp file + rename) and return its path."""
-        header: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "run": run, "suites": self.suites_json()}
-        header.update(extra or {})
+    def header(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Everything in the report but the cases: what gates are evaluated on."""
+        return {"schema_version": SCHEMA_VERSION, "run": run, "suites": self.suites_json()}
+
+    def write(self, path: Path, header: dict[str, Any]) -> Path:
+        """Write ``header`` plus the cases atomically (temp file + rename); return the path."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
         with os.fdopen(fd, "wb") as out:
