@@ -47,6 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print a summary of a JSON report")
     show.add_argument("report", type=Path)
+    report = commands.add_parser("report", help="render llmops-report.html and .md from a JSON report")
+    report.add_argument("report", type=Path)
+    report.add_argument("--out-dir", type=Path, default=None, help="where to write (default: beside the report)")
+    report.add_argument("--history", type=Path, default=None, help="history.jsonl to chart the trend from")
+    diff = commands.add_parser("diff", help="Markdown eval diff of two JSON reports")
+    diff.add_argument("base", type=Path)
+    diff.add_argument("head", type=Path)
+    diff.add_argument("--out", type=Path, default=None, help="write the Markdown here instead of stdout")
     commands.add_parser("gate", help="apply a gate: llmops gate REPORT.json --env ENV (exit 0 allow, 1 block, "
                                      "2 usage error)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -58,6 +66,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "show":
             print(summarize(load_report(args.report)))
+        elif args.command == "report":
+            from pytest_llmops.publish import render_files
+            from pytest_llmops.report.history import read_history
+
+            history = read_history(args.history) if args.history else None
+            for line in getattr(history, "warnings", []):
+                print(f"llmops: warning: {line}", file=sys.stderr)
+            paths = render_files(load_report(args.report), args.out_dir or args.report.parent, history or None)
+            print("\n".join(str(p) for p in paths))
+        elif args.command == "diff":
+            from pytest_llmops.report.diff import diff_reports
+
+            text = diff_reports(load_report(args.base), load_report(args.head))
+            if args.out:
+                args.out.write_text(text, encoding="utf-8")
+            else:
+                print(text)
     except ReportError as exc:
         print(f"llmops: {exc}", file=sys.stderr)
         return 2

@@ -59,15 +59,22 @@ def publish(builder: ReportBuilder, run: dict[str, Any], report_dir: Path, gate_
 
         append_history(history_path, report)
         past = read_history(history_path)
+        out.problems.extend(past.warnings)
     try:
-        from pytest_llmops.report.html import render_html
-        from pytest_llmops.report.markdown import render_markdown
-
-        out.html = _write_text(report_dir / HTML_NAME, render_html(report, history=past or None))
-        out.markdown = _write_text(report_dir / MARKDOWN_NAME, render_markdown(report))
+        out.html, out.markdown = render_files(report, report_dir, past or None)
     except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide the JSON report or the gate
         out.problems.append(f"rendering the HTML/Markdown report failed: {type(exc).__name__}: {exc}")
     return out
+
+
+def render_files(report: dict[str, Any], directory: Path, history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+    """Write ``llmops-report.html`` and ``llmops-report.md`` for ``report`` into ``directory``."""
+    from pytest_llmops.report.html import render_html
+    from pytest_llmops.report.markdown import render_markdown
+
+    directory.mkdir(parents=True, exist_ok=True)
+    html = _write_text(directory / HTML_NAME, render_html(report, history=history))
+    return html, _write_text(directory / MARKDOWN_NAME, render_markdown(report))
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -139,3 +139,30 @@ def test_llmops_cli_gate_and_show(gated: LlmProject) -> None:
     assert cli("gate", str(gated.path / "missing.json"), "--env", "dev").returncode == 2
     shown = cli("show", report)
     assert shown.returncode == 0 and "big" in shown.stdout and "20/20 passed" in shown.stdout
+
+
+def test_llmops_cli_report_and_diff(project: LlmProject) -> None:
+    project.suite("big", simple_suite(6))
+    project.run("--llm-model=echo:a")
+    base = project.path / "base.json"
+    project.report_path().rename(base)
+    project.suite("big", simple_suite(6, failing_every=3))  # c00 and c03 now fail
+    project.run("--llm-model=echo:a")
+    head = project.report_path()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest_llmops.cli", *args], cwd=project.path,
+                              capture_output=True, text=True, check=False)
+
+    out_dir = project.path / "rendered"
+    rendered = cli("report", str(head), "--out-dir", str(out_dir))
+    assert rendered.returncode == 0, rendered.stderr
+    assert "<svg" in (out_dir / "llmops-report.html").read_text()
+    assert "big" in (out_dir / "llmops-report.md").read_text()
+    diff = cli("diff", str(base), str(head))
+    assert diff.returncode == 0, diff.stderr
+    assert "c00" in diff.stdout and "c03" in diff.stdout
+    broken = project.path / "broken.json"
+    broken.write_text("{not json")
+    failed = cli("diff", str(broken), str(head))
+    assert failed.returncode == 2 and "broken.json" in failed.stderr

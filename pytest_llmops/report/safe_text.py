@@ -6,8 +6,8 @@ otherwise ping people (``@octocat``), load images (``![x](http://evil/x.png)``),
 ``<details>``), break out of a code span or fence, or break a table. Two ways in:
 
 - :func:`md_text` / :func:`md_cell`: prose. ``& < >`` become entities, every Markdown
-  punctuation character is backslash-escaped (so ``![``, ``](``, ``*``, ``_``, ``#`` and
-  ``|`` are literal), ``@`` is followed by a zero-width space (U+200B) so no mention
+  punctuation character that can start inline markup is backslash-escaped (so ``![``,
+  ``](``, ``*``, ``_``, ``#`` and ``|`` are literal), ``@`` is followed by a zero-width space (U+200B) so no mention
   fires, and ``://`` / ``www.`` are broken so nothing is auto-linked.
 - :func:`md_code` / :func:`md_fence`: verbatim text in an inline code span or a fenced
   block whose backtick run is longer than any run inside the text. Code is never parsed
@@ -25,7 +25,7 @@ NEWLINE_MARK = "\u23ce"  # ⏎: a newline shown inside a one-line cell or span
 ELLIPSIS = "\u2026"
 
 # Every ASCII punctuation character that means something somewhere in CommonMark/GFM.
-_MD_PUNCT = set("\\`*_{}[]()#!|~:$")
+_MD_PUNCT = set("\\`*_{}[]()#!|~$")
 _LEADING_BLOCK = re.compile(r"^(\s*)([-+=]|\d+[.)])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _BACKTICK_RUN = re.compile(r"`+")
@@ -62,8 +62,11 @@ def one_line(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", NEWLINE_MARK)
 
 
-def md_text(value: Any, limit: int | None = None) -> str:
-    """Untrusted text as inert Markdown prose (one line)."""
+def md_text(value: Any, limit: int | None = None, line_start: bool = False) -> str:
+    """Untrusted text as inert Markdown prose (one line).
+
+    ``line_start=True`` also escapes what would open a block there (``- ``, ``+ ``, ``1. ``).
+    """
     text = one_line(strip_controls(to_text(value)))
     if limit is not None:
         text = clip(text, limit)
@@ -83,10 +86,11 @@ def md_text(value: Any, limit: int | None = None) -> str:
             out.append(ch)
     escaped = "".join(out)
     # A leading ``-``, ``+``, ``=`` or ``1.`` would start a list or a heading underline.
-    escaped = _LEADING_BLOCK.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], escaped)
-    # Autolinks: GFM links bare ``scheme://`` and ``www.`` text. The escaped colon already
+    if line_start:
+        escaped = _LEADING_BLOCK.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], escaped)
+    # Autolinks: GFM links bare ``scheme://`` and ``www.`` text. An escaped colon already
     # stops the first; a zero-width space stops both, whatever the renderer.
-    escaped = escaped.replace("\\://", "\\:" + ZWSP + "//")
+    escaped = escaped.replace("://", "\\:" + ZWSP + "//")
     return re.sub(r"(?i)\b(www)(\.)", lambda m: m.group(1) + ZWSP + m.group(2), escaped)
 
 

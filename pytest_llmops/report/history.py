@@ -1,0 +1,120 @@
+"""Run history: one compact JSON line per run, for trend charts.
+
+Each line is ``{"started_at", "git_sha", "models": [alias, ...], "gate": {"env",
+"decision"} | null, "suites": {name: {"pass_rate", "n", "errors", <metric>: value, ...}}}``.
+Appending is one ``write`` to a file opened for append; reading keeps the last ``limit``
+valid lines and skips broken ones (a crash mid-write, a merge conflict, a hand edit) with a
+warning in the result's ``warnings`` instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, Iterable, List
+
+class History(List[Dict[str, Any]]):
+    """The entries read (oldest first), with ``warnings`` about the lines that were skipped."""
+
+    def __init__(self, entries: Iterable[dict[str, Any]] = (), warnings: Iterable[str] | None = None) -> None:
+        super().__init__(entries)
+        self.warnings: list[str] = list(warnings or [])
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return None
+
+
+def summarize(report: dict[str, Any]) -> dict[str, Any]:
+    """The history entry of ``report`` (a dict, not yet serialized)."""
+    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    gate = report.get("gate")
+    suites: dict[str, dict[str, Any]] = {}
+    for name, suite in (report.get("suites") or {}).items():
+        if not isinstance(suite, dict):
+            continue
+        metrics = suite.get("metrics") if isinstance(suite.get("metrics"), dict) else {}
+        rate = metrics.get("pass_rate") if isinstance(metrics.get("pass_rate"), dict) else {}
+        entry: dict[str, Any] = {"pass_rate": _number(rate.get("value")), "n": suite.get("n"),
+                                 "errors": suite.get("errors")}
+        for metric, data in metrics.items():
+            if metric != "pass_rate" and isinstance(data, dict) and "value" in data:
+                value = _number(data.get("value"))
+                if value is not None or data.get("value") is None:
+                    entry[str(metric)] = value
+        suites[str(name)] = entry
+    return {
+        "started_at": run.get("started_at"),
+        "git_sha": run.get("git_sha"),
+        "models": [m.get("alias") for m in run.get("models") or [] if isinstance(m, dict)],
+        "gate": ({"env": gate.get("env"), "decision": gate.get("decision")} if isinstance(gate, dict) else None),
+        "suites": suites,
+    }
+
+
+def append_history(path: Path, report: dict[str, Any]) -> None:
+    """Append ``report``'s summary to the JSON-lines file at ``path`` (created with its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(summarize(report), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    with open(path, "a+b") as fh:
+        # A previous writer that died mid-line left no newline: start on a fresh line so
+        # only that broken line is lost, not this one too.
+        fh.seek(0, 2)
+        if fh.tell() > 0:
+            fh.seek(-1, 2)
+            if fh.read(1) != b"\n":
+                line = "\n" + line
+        fh.write(line.encode("utf-8"))
+
+
+def _valid(entry: Any) -> str | None:
+    """Why ``entry`` is not a history entry, or ``None`` when it is."""
+    if not isinstance(entry, dict):
+        return "not a JSON object"
+    if not isinstance(entry.get("suites"), dict):
+        return "no 'suites' object"
+    if not all(isinstance(s, dict) for s in entry["suites"].values()):
+        return "a suite entry is not an object"
+    return None
+
+
+def read_history(path: Path, limit: int = 50) -> History:
+    """The last ``limit`` valid entries of the history at ``path`` (oldest first).
+
+    A missing file is an empty history. Lines that are not valid entries are skipped; the
+    result's ``warnings`` lists each one (file and line number).
+    """
+    path = Path(path)
+    warnings: list[str] = []
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return History()
+    except OSError as exc:
+        return History([], [f"{path}: cannot read: {exc.strerror}"])
+    entries: list[dict[str, Any]] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            warnings.append(f"{path}:{number}: skipped, not valid JSON ({str(exc)[:80]})")
+            continue
+        problem = _valid(entry)
+        if problem:
+            warnings.append(f"{path}:{number}: skipped, {problem}")
+            continue
+        entries.append(entry)
+    return History(entries[-limit:] if limit > 0 else [], warnings)
+
+
+__all__ = ["append_history", "read_history", "summarize", "History"]
