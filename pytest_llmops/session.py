@@ -30,7 +30,6 @@ from pytest_llmops.specs import ModelSpec, SpecError
 
 RECORD_KEY = pytest.StashKey[dict]()
 SUBJECT_KEY = pytest.StashKey[Any]()
-_ITEMS_KEY = pytest.StashKey[list]()
 
 
 class LlmopsSession:
@@ -59,8 +58,10 @@ class LlmopsSession:
         self.published: Published | None = None
         self.gate_env = _option(config, "llm_gate_env")
         self.gate_config: Any = None
-        # YAML case items per model alias, in collection order, for prefetching.
+        # YAML case items per model alias, in collection order, for prefetching; RAG case
+        # items per (suite file, model alias), answered together through the pipeline.
         self.items_by_model: dict[str, list[Any]] = {}
+        self.rag_items: dict[tuple[str, str], list[Any]] = {}
 
     # -- configuration --------------------------------------------------------------------
     def _report_dir(self) -> Path:
@@ -163,17 +164,20 @@ class LlmopsSession:
     def rag_target(self) -> str:
         return str(self.config.getoption("llm_rag_pipeline") or self.config.getini("llm_rag_pipeline"))
 
-    def rag_pipeline_for(self, llm: Any, target: str | None = None) -> Any:
-        """The pipeline over ``llm``, built once per (target, model) and reused."""
+    def _shared_rag(self, target: str, alias: str) -> tuple[Any, Any]:
+        """The pipeline named ``target`` over model ``alias``, built once per run, and its subject."""
         from pytest_llmops.subjects import ModelSubject, build_rag_pipeline
 
-        target = target or self.rag_target()
-        key = f"{target}|{llm.alias}"
+        key = f"{target}|{alias}"
         if key not in self._rag_cache:
-            shared = ModelSubject(self.engine, llm.alias, self.default_params)
+            shared = ModelSubject(self.engine, alias, self.default_params)
             self._rag_cache[key] = (shared, build_rag_pipeline(target, shared, self.rootdir))
-        shared, pipeline = self._rag_cache[key]
-        shared.log = llm.log  # generations show up in the calling test's record
+        return self._rag_cache[key]
+
+    def rag_pipeline_for(self, llm: Any, target: str | None = None) -> Any:
+        """The pipeline over ``llm``'s model; its generations show up in the calling test's record."""
+        shared, pipeline = self._shared_rag(target or self.rag_target(), llm.alias)
+        shared.log = llm.log
         return pipeline
 
     def template(self, path: Path) -> Any:
@@ -191,17 +195,11 @@ class LlmopsSession:
         pipeline's ``batch`` method when it has one (one batched generation), otherwise one
         by one as they run. An infra failure is returned for the case, not raised.
         """
-        from pytest_llmops.subjects import ModelSubject
-
         key = (str(item.path), item.alias)
-        target = item.suite.rag or self.rag_target()
-        subject = ModelSubject(self.engine, item.alias, self.default_params)
-        pipeline = self.rag_pipeline_for(subject, target)
+        _, pipeline = self._shared_rag(item.suite.rag or self.rag_target(), item.alias)
         answers = self._rag_answers.setdefault(key, {})
         if item.case.id not in answers and hasattr(pipeline, "batch"):
-            siblings = [i for i in self.config.stash.get(_ITEMS_KEY, []) if
-                        getattr(i, "alias", None) == item.alias and str(getattr(i, "path", "")) == key[0]
-                        and getattr(getattr(i, "suite", None), "subject", None) == "rag"] or [item]
+            siblings = self.rag_items.get(key) or [item]
             try:
                 results = pipeline.batch([i.case.input for i in siblings])
                 answers.update({i.case.id: r for i, r in zip(siblings, results)})
@@ -221,11 +219,14 @@ class LlmopsSession:
         from pytest_llmops.suites.items import CaseItem
 
         self.items_by_model = {}
-        self.config.stash[_ITEMS_KEY] = [i for i in session.items if isinstance(i, CaseItem)
-                                         and i.suite.subject == "rag"]
+        self.rag_items = {}
         for item in session.items:
-            if isinstance(item, CaseItem) and item.prefetchable:
+            if not isinstance(item, CaseItem):
+                continue
+            if item.prefetchable:
                 self.items_by_model.setdefault(item.alias, []).append(item)
+            else:
+                self.rag_items.setdefault((str(item.path), item.alias), []).append(item)
 
     def ensure_prefetched(self, alias: str) -> None:
         """Generate every selected case of ``alias`` together, before its first case runs."""

@@ -276,3 +276,25 @@ def test_terminal_summary_lists_suites_and_report_path(project: LlmProject) -> N
         "model a: 3 generated, 0 from cache, 0 infra errors",
         f"report: {project.report_path()}",
     ])
+
+
+def test_a_case_whose_setup_breaks_is_an_error_record(project) -> None:
+    """A template variable missing for one case: that case errors (with its reason) and the others run."""
+    project.write("prompts/t.j2", "Say {{ word }}.")
+    project.suite("tmpl", """
+        subject: prompt
+        prompt: prompts/t.j2
+        cases:
+          - id: ok
+            vars: {word: hello}
+            checks: [{contains: hello}]
+          - id: missing-var
+            vars: {other: x}
+            checks: [{contains: hello}]
+    """)
+    result = project.run("--llm-model=echo:a")
+    result.assert_outcomes(passed=1, errors=1)
+    cases = project.cases()
+    broken = cases["missing-var[a]"]
+    assert broken["outcome"] == "error" and "UndefinedError" in broken["error"] and "word" in broken["error"]
+    assert project.report()["suites"]["tmpl"]["errors"] == 1

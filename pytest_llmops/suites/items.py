@@ -117,9 +117,11 @@ class CaseItem(pytest.Item):
             else:
                 self.llmops.ensure_prefetched(self.alias)
                 self.generation = self.llmops.engine.generate(self.alias, self.request())
-        except InfraError as exc:
-            self._keep_record(self._record("error", checks=[], error=f"infra error: {exc}",
-                                     seconds=time.perf_counter() - start))
+        except Exception as exc:
+            # Neither the model's fault nor a pass: the case is an error in the report too.
+            label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
+            self._keep_record(self._record("error", checks=[], error=f"{label}: {exc}",
+                                           seconds=time.perf_counter() - start))
             raise
 
     def _run_rag(self) -> None:
