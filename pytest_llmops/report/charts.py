@@ -34,6 +34,12 @@ def _num(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _whisker(a: float, b: float, mid: float) -> str:
+    """An interval bar from x=a to x=b at height mid, with end caps."""
+    return (f'<path d="M{_num(a)} {_num(mid)}H{_num(b)}M{_num(a)} {_num(mid - 5)}V{_num(mid + 5)}'
+            f'M{_num(b)} {_num(mid - 5)}V{_num(mid + 5)}" stroke="#111827" stroke-width="1.4" fill="none"/>')
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -104,9 +110,7 @@ def interval_bars(title: str, rows: Iterable[dict[str, Any]], *, domain: tuple[f
         parts.append(f'<rect x="{_num(x0)}" y="{_num(y + 4)}" width="{_num(max(sx(value) - x0, 0.5))}" '
                      f'height="{ROW_H - 8}" fill="{_e(bar_color)}" fill-opacity="0.75"/>')
         if ci and ci[0] is not None and ci[1] is not None:
-            a, b, mid = sx(ci[0]), sx(ci[1]), y + ROW_H / 2
-            parts.append(f'<path d="M{_num(a)} {_num(mid)}H{_num(b)}M{_num(a)} {_num(mid - 5)}V{_num(mid + 5)}'
-                         f'M{_num(b)} {_num(mid - 5)}V{_num(mid + 5)}" stroke="#111827" stroke-width="1.4" fill="none"/>')
+            parts.append(_whisker(sx(ci[0]), sx(ci[1]), y + ROW_H / 2))
         parts.append(f'<text x="{x1 + 6}" y="{_num(y + 14)}" fill="#111827">{_e(_fmt(value, value_digits))}</text></g>')
     axis_y = TOP + ROW_H * len(shown) + 2
     parts += _x_axis(x0, x1, axis_y, lo_d, hi_d, ticks, "{:.2f}" if hi_d - lo_d <= 2 else "{:.0f}")
@@ -160,9 +164,7 @@ def delta_chart(title: str, rows: Iterable[dict[str, Any]], max_rows: int = MAX_
                      f'<rect x="{_num(a)}" y="{_num(y + 4)}" width="{_num(max(b - a, 0.5))}" height="{ROW_H - 8}" '
                      f'fill="{_e(color)}" fill-opacity="0.75"/>')
         if ci and ci[0] is not None and ci[1] is not None:
-            ca, cb, mid = sx(ci[0]), sx(ci[1]), y + ROW_H / 2
-            parts.append(f'<path d="M{_num(ca)} {_num(mid)}H{_num(cb)}M{_num(ca)} {_num(mid - 5)}V{_num(mid + 5)}'
-                         f'M{_num(cb)} {_num(mid - 5)}V{_num(mid + 5)}" stroke="#111827" stroke-width="1.4" fill="none"/>')
+            parts.append(_whisker(sx(ci[0]), sx(ci[1]), y + ROW_H / 2))
         parts.append(f'<text x="{x1 + 6}" y="{_num(y + 14)}">{_e(f"{value:+.3g}")}</text></g>')
     axis_y = TOP + ROW_H * len(shown) + 2
     parts += _x_axis(x0, x1, axis_y, -extent, extent, [-extent, -extent / 2, 0.0, extent / 2, extent], "{:+.3g}")
