@@ -135,6 +135,10 @@ class Engine:
             results = provider.generate_batch([r for _, r in chunk])
         except InfraError as exc:
             results = [exc] * len(chunk)
+        if len(results) != len(chunk):
+            # A provider bug must not shift answers onto the wrong cases.
+            broken = InfraError(f"{alias}: provider returned {len(results)} results for {len(chunk)} requests")
+            results = [broken] * len(chunk)
         state.stats.generate_seconds += time.perf_counter() - start
         state.stats.load_seconds = float(getattr(provider, "load_seconds", 0.0))
         good: dict[str, Generation] = {}

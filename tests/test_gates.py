@@ -60,7 +60,7 @@ def config_from(tmp_path: Path, text: str, name: str = "llmops.yaml") -> GateCon
 
 
 def env_config(tmp_path: Path, *checks: str, env: str = "dev", extra: str = "") -> GateConfig:
-    lines = [f"environments:", f"  {env}:"]
+    lines = ["environments:", f"  {env}:"]
     lines += [f"    {line}" for line in extra.splitlines() if line.strip()]
     lines.append("    checks:")
     lines += [f"      - {json.dumps(c)}" for c in checks]

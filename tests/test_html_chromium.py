@@ -46,8 +46,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 def gated_report() -> dict[str, Any]:
     suites: dict[str, Any] = {}
     cases = []
-    for s, (name, passed, failed) in enumerate((("functional/qa", 15, 3), ("functional/json", 12, 0),
-                                                 ("adversarial/injection", 18, 2))):
+    for name, passed, failed in (("functional/qa", 15, 3), ("functional/json", 12, 0),
+                                 ("adversarial/injection", 18, 2)):
         metrics: dict[str, Any] = {"pass_rate": rate_metric(passed, passed + failed),
                                    "error_rate": rate_metric(0, passed + failed)}
         if name.startswith("adversarial"):

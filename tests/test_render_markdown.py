@@ -275,7 +275,7 @@ def test_md_fence_is_longer_than_any_backtick_run() -> None:
     text = "before\n```\ninside\n````\nafter"
     block = md_fence(text)
     lines = block.splitlines()
-    fence = lines[0].rstrip("text")
+    fence = lines[0].removesuffix("text")
     assert set(fence) == {"`"} and len(fence) == 5
     assert lines[-1] == fence
     assert all(not line.startswith(fence) for line in lines[1:-1])

@@ -126,7 +126,7 @@ class HFProvider:
                 weights = weights_digest(source)
             else:
                 weights = f"hub:{source}:{hub_gguf}"
-            parts = [f"hf", weights, f"template={self.use_chat_template}", f"dtype={self.dtype_name}"]
+            parts = ["hf", weights, f"template={self.use_chat_template}", f"dtype={self.dtype_name}"]
             self._fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()
         return self._fingerprint
 
