@@ -57,11 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     diff.add_argument("--out", type=Path, default=None, help="write the Markdown here instead of stdout")
     commands.add_parser("gate", help="apply a gate: llmops gate REPORT.json --env ENV (exit 0 allow, 1 block, "
                                      "2 usage error)", add_help=False)
+    commands.add_parser("comment", help="publish a report in GitHub Actions: sticky PR comment, commit status, "
+                                        "job summary (see llmops comment --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "gate":
         from pytest_llmops.gates import gate_main
 
         return gate_main(argv[1:])
+    if argv and argv[0] == "comment":
+        from pytest_llmops.github import comment_main
+
+        return comment_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "show":

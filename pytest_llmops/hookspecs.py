@@ -39,6 +39,8 @@ def llmops_register_checks(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def llmops_report_extra(report: dict[str, Any]) -> None:
-    """Called on the controller with the finished report header before it is written;
-    add fields under keys of your own."""
+def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
+    """Register suite kinds: ``register(kind)`` with a
+    :class:`~pytest_llmops.suites.kinds.SuiteKind` (``name``, ``parse``, ``requests``,
+    ``evaluate``, ``aggregator``). YAML files with ``kind: NAME`` then use it.
+    """

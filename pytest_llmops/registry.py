@@ -21,6 +21,7 @@ class Registry:
     providers: dict[str, ProviderFactory] = field(default_factory=dict)
     forms: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, Any] = field(default_factory=dict)
 
     def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
         self.providers[name] = factory
@@ -28,6 +29,16 @@ class Registry:
 
     def register_check(self, check: Any) -> None:
         self.checks[check.name] = check
+
+    def register_suite_kind(self, kind: Any) -> None:
+        self.kinds[kind.name] = kind
+
+    def aggregator(self, kind: str) -> Any:
+        """A fresh metrics aggregator for suites of ``kind`` (the base one for unknown kinds)."""
+        from pytest_llmops.suites.kinds import Aggregator
+
+        handler = self.kinds.get(kind)
+        return handler.aggregator() if handler is not None else Aggregator()
 
     def accepted_forms(self) -> str:
         return "\n  ".join(dict.fromkeys([*SPEC_FORMS, *self.forms]))
@@ -63,6 +74,12 @@ class _Builtins:
         register("openai", openai, form=SPEC_FORMS[2])
 
     @hookspecs.hookimpl
+    def llmops_register_suite_kinds(self, register: Callable[..., None]) -> None:
+        from pytest_llmops.suites.kinds import FUNCTIONAL
+
+        register(FUNCTIONAL)
+
+    @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
         from pytest_llmops.checks import BUILTIN_CHECKS
 
@@ -89,6 +106,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     registry = Registry()
     pm.hook.llmops_register_providers(register=registry.register_provider)
     pm.hook.llmops_register_checks(register=registry.register_check)
+    pm.hook.llmops_register_suite_kinds(register=registry.register_suite_kind)
     return registry
 
 

@@ -48,7 +48,8 @@ class LlmopsSession:
         self.report_dir = self._report_dir()
         self._registry: Registry | None = None
         self._engine: Engine | None = None
-        self._builder: ReportBuilder | None = None if self.is_worker else ReportBuilder(self.report_dir)
+        self._builder: ReportBuilder | None = None if self.is_worker else \
+            ReportBuilder(self.report_dir, aggregator_factory=lambda kind: self.registry.aggregator(kind))
         self._worker_stats: dict[str, dict[str, float]] = {}
         self._workers_down = 0  # xdist workers that finished (the controller has no worker env vars)
         self._rag_cache: dict[str, Any] = {}
@@ -236,7 +237,7 @@ class LlmopsSession:
         requests = []
         for item in items:
             try:
-                requests.append(item.request())
+                requests.extend(item.requests())
             except Exception:  # noqa: BLE001 - the item reports its own error when it runs
                 continue
         engine.prefetch(alias, requests)

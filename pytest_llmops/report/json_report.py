@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pytest_llmops.report import SCHEMA_VERSION
 from pytest_llmops.stats import rate_metric
@@ -34,6 +34,7 @@ class SuiteTotals:
     skipped: int = 0
     cached: int = 0
     source: dict[str, str] | None = None  # the suite file and its sha256, when it came from one
+    aggregator: Any = None  # the suite kind's metrics aggregator (see suites/kinds.py)
 
     @property
     def n(self) -> int:
@@ -48,7 +49,8 @@ class SuiteTotals:
             # Infra errors are neither passes nor failures: they are left out of the rate
             # and reported on their own, so a flaky endpoint cannot look like a model change.
             "metrics": {"pass_rate": rate_metric(self.passed, scored),
-                        "error_rate": rate_metric(self.errors, self.n - self.skipped)},
+                        "error_rate": rate_metric(self.errors, self.n - self.skipped),
+                        **(self.aggregator.metrics() if self.aggregator is not None else {})},
         }
 
 
@@ -57,6 +59,8 @@ class ReportBuilder:
     """Collects records and writes ``llmops-report.json``."""
 
     directory: Path
+    #: kind name -> a fresh metrics aggregator for a suite of that kind (None: pass rate only)
+    aggregator_factory: Callable[[str], Any] | None = None
     _spool: Any = None
     _index: list[tuple[tuple[Any, ...], int, int]] = field(default_factory=list)
     suites: dict[tuple[str, str], SuiteTotals] = field(default_factory=dict)
@@ -74,7 +78,10 @@ class ReportBuilder:
         key = (record["suite"], record["model"])
         totals = self.suites.get(key)
         if totals is None:
-            totals = self.suites[key] = SuiteTotals(kind=record.get("kind", "functional"), model=record["model"])
+            kind = record.get("kind", "functional")
+            totals = self.suites[key] = SuiteTotals(kind=kind, model=record["model"])
+            if self.aggregator_factory is not None:
+                totals.aggregator = self.aggregator_factory(kind)
             if record.get("suite_sha256"):
                 totals.source = {"path": str(record.get("suite_file", "")), "sha256": record["suite_sha256"]}
         if outcome == "error":
@@ -82,6 +89,8 @@ class ReportBuilder:
         else:
             setattr(totals, outcome, getattr(totals, outcome) + 1)
         totals.cached += bool(record.get("cached"))
+        if totals.aggregator is not None:
+            totals.aggregator.add(record)
         if record.get("device"):
             self.devices.add(record["device"])
         if record.get("gpu"):

@@ -24,8 +24,9 @@ class SuiteFile(pytest.File):
 
     def collect(self) -> Iterable[pytest.Item]:
         try:
-            suite = load_suite(self.path, self.config.rootpath, self.llmops.registry.checks,
-                               self.llmops.default_params)
+            registry = self.llmops.registry
+            suite = load_suite(self.path, self.config.rootpath, registry.checks, self.llmops.default_params,
+                               registry.kinds)
         except SuiteFileError as exc:
             # One erroring item instead of a collection error: pytest would otherwise
             # interrupt the whole run, and the other suite files must still run.
@@ -63,6 +64,12 @@ class InvalidSuiteItem(pytest.Item):
         return super()._repr_failure_py(excinfo, style=style)
 
 
+def _functional() -> Any:
+    from pytest_llmops.suites.kinds import FUNCTIONAL
+
+    return FUNCTIONAL
+
+
 class CaseFailed(AssertionError):
     """One or more checks did not pass."""
 
@@ -76,8 +83,11 @@ class CaseItem(pytest.Item):
         self.case = case
         self.alias = alias
         self.llmops: LlmopsSession = self.parent.llmops  # type: ignore[union-attr]
-        self.generation: Generation | None = None
+        self.generation: Generation | None = None  # the first (usually only) generation
+        self.generations: list[Generation] = []
         self.rag_contexts: list[str] | None = None
+        self.kind = self.llmops.registry.kinds.get(suite.kind) or _functional()
+        self.suite_name = case.suite or suite.name
         self.add_marker(pytest.mark.llm(kind=suite.kind, suite=suite.name))
         # Tags and the suite kind are matched by -k without needing registered markers.
         self.extra_keyword_matches.update([suite.kind, *case.tags])
@@ -86,6 +96,10 @@ class CaseItem(pytest.Item):
     def prefetchable(self) -> bool:
         """Model and prompt cases are generated in bulk; RAG cases go through their pipeline."""
         return self.suite.subject in ("model", "prompt")
+
+    def requests(self) -> list[GenerationRequest]:
+        """Everything this case asks the model (prefetched with the rest of the run)."""
+        return self.kind.requests(self)
 
     def request(self) -> GenerationRequest:
         case = self.case
@@ -116,7 +130,12 @@ class CaseItem(pytest.Item):
                 self._run_rag()
             else:
                 self.llmops.ensure_prefetched(self.alias)
-                self.generation = self.llmops.engine.generate(self.alias, self.request())
+                results = self.llmops.engine.generate_many(self.alias, self.kind.requests(self))
+                for result in results:
+                    if isinstance(result, InfraError):
+                        raise result
+                self.generations = list(results)  # type: ignore[arg-type]
+                self.generation = self.generations[0] if self.generations else None
         except Exception as exc:
             # Neither the model's fault nor a pass: the case is an error in the report too.
             label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
@@ -133,20 +152,16 @@ class CaseItem(pytest.Item):
         result = check_rag_result(result, self.suite.rag or self.llmops.rag_target())
         self.rag_contexts = [str(c) for c in result.get("contexts", [])]
         self.generation = Generation(text=result["answer"])
+        self.generations = [self.generation]
 
     def runtest(self) -> None:
-        assert self.generation is not None
-        output = self.generation.text
-        context = {"case": self.case, "suite": self.suite, "contexts": self.rag_contexts}
         start = time.perf_counter()
-        results = [self.llmops.registry.checks[c.name].evaluate(output, c.arg, context) for c in self.case.checks]
-        failed = [r for r in results if not r.passed]
-        record = self._record("failed" if failed else "passed", checks=[r.as_dict() for r in results],
-                              seconds=time.perf_counter() - start)
+        verdict = self.kind.evaluate(self, self.generations)
+        record = self._record(verdict.outcome, checks=verdict.checks, seconds=time.perf_counter() - start)
+        record.update(verdict.fields)
         self._keep_record(record)
-        if failed:
-            lines = [f"{r.name}: {r.evidence}" for r in failed]
-            raise CaseFailed("\n".join(lines))
+        if verdict.outcome == "failed":
+            raise CaseFailed(verdict.failure or "the case failed")
 
     def _record(self, outcome: str, checks: list[dict[str, Any]], seconds: float,
                 error: str | None = None) -> dict[str, Any]:
@@ -157,7 +172,7 @@ class CaseItem(pytest.Item):
             shown_input = self.case.input
         provider_info = self.llmops.engine.describe(self.alias)
         record: dict[str, Any] = {
-            "id": self.case.id, "nodeid": self.nodeid, "suite": self.suite.name, "kind": self.suite.kind,
+            "id": self.case.id, "nodeid": self.nodeid, "suite": self.suite_name, "kind": self.suite.kind,
             "subject": self.suite.subject, "model": self.alias, "index": self.case.index,
             "suite_file": self.llmops.relative_path(self.path), "suite_sha256": self.suite.sha256,
             "input": shown_input, "output": gen.text if gen else None, "checks": checks, "outcome": outcome,
@@ -184,7 +199,7 @@ class CaseItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CaseFailed):
             output = self.generation.text if self.generation else ""
-            return (f"case {self.case.id!r} of {self.suite.name} ({self.path.name}:{self.case.line}) "
+            return (f"case {self.case.id!r} of {self.suite_name} ({self.path.name}:{self.case.line}) "
                     f"failed on model {self.alias}\n  output: {output[:500]!r}\n  failed checks:\n    "
                     + str(excinfo.value).replace("\n", "\n    "))
         return super().repr_failure(excinfo, style=style)

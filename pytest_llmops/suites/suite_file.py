@@ -72,6 +72,8 @@ class CaseSpec:
     checks: list[CheckSpec]
     params: GenerationParams
     tags: list[str] = field(default_factory=list)
+    suite: str | None = None  # a kind may split one file into several suites (e.g. per attack category)
+    data: dict[str, Any] = field(default_factory=dict)  # kind-specific facts about the case
 
 
 @dataclass
@@ -88,6 +90,8 @@ class SuiteSpec:
     rag: str | None
     cases: list[CaseSpec]
     sha256: str = ""  # of the file's bytes: what the gate artifact lists as this suite's input
+    params: GenerationParams = field(default_factory=GenerationParams)  # the file's generation settings
+    default_checks: list[CheckSpec] = field(default_factory=list)
 
 
 def suite_name_for(path: Path, rootdir: Path) -> str:
@@ -106,8 +110,16 @@ def suite_name_for(path: Path, rootdir: Path) -> str:
     return name
 
 
-def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params: GenerationParams) -> SuiteSpec:
-    """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem."""
+def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params: GenerationParams,
+               kinds: dict[str, Any] | None = None) -> SuiteSpec:
+    """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
+
+    ``kinds`` maps kind names to :class:`~pytest_llmops.suites.kinds.SuiteKind` objects;
+    a kind that is not registered is only accepted if it is a built-in name (functional
+    behaviour)."""
+    from pytest_llmops.suites.kinds import FUNCTIONAL
+
+    kinds = kinds or {}
     where = str(path)
     try:
         content = path.read_bytes()
@@ -128,12 +140,14 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
         return SuiteFileError(f"{where}:{line}:{at} field '{field_name}': {why}")
 
     top_line = getattr(data, "line", 1)
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise fail(top_line, sorted(unknown)[0], f"unknown key; expected one of {sorted(_TOP_KEYS)}")
     kind = data.get("kind", "functional")
-    if kind not in KINDS:
-        raise fail(top_line, "kind", f"{kind!r} is not one of {list(KINDS)}")
+    if kind not in KINDS and kind not in kinds:
+        raise fail(top_line, "kind", f"{kind!r} is not one of {sorted(set(KINDS) | set(kinds))}")
+    handler = kinds.get(kind, FUNCTIONAL)
+    allowed = _TOP_KEYS | handler.extra_keys
+    unknown = set(data) - allowed
+    if unknown:
+        raise fail(top_line, sorted(unknown)[0], f"unknown key; expected one of {sorted(allowed)}")
     subject = data.get("subject", "model")
     if subject not in SUBJECTS:
         raise fail(top_line, "subject", f"{subject!r} is not one of {list(SUBJECTS)}")
@@ -154,12 +168,29 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
     rag = data.get("rag")
     if rag is not None and (not isinstance(rag, str) or ":" not in rag):
         raise fail(top_line, "rag", "expected 'module.path:attribute'")
-    params = _params(data.get("generation") or {}, default_params, lambda f, why: fail(top_line, f, why))
+    params = parse_params(data.get("generation") or {}, default_params, lambda f, why: fail(top_line, f, why))
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict) or set(defaults) - {"checks"}:
         raise fail(getattr(defaults, "line", top_line), "defaults", "expected a mapping with only 'checks'")
-    default_checks = _checks(defaults.get("checks") or [], checks,
+    default_checks = parse_checks(defaults.get("checks") or [], checks,
                              lambda f, why: fail(getattr(defaults, "line", top_line), f"defaults.{f}", why))
+    suite = SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
+                      system=system, prompt=prompt, rag=rag, cases=[], sha256=hashlib.sha256(content).hexdigest(),
+                      params=params, default_checks=default_checks)
+
+    def parse_cases() -> list[CaseSpec]:
+        return _parse_cases(data, suite, checks, fail)
+
+    suite.cases = handler.parse(data, suite, parse_cases, lambda f, why: fail(top_line, f, why))
+    if not suite.cases:
+        raise fail(top_line, "cases", "the suite has no cases")
+    return suite
+
+
+def _parse_cases(data: dict[str, Any], suite: "SuiteSpec", checks: dict[str, Any], fail: Any) -> list[CaseSpec]:
+    """The ``cases:`` list as written, each validated (the functional kind's cases)."""
+    top_line = getattr(data, "line", 1)
+    subject, system, params, default_checks = suite.subject, suite.system, suite.params, suite.default_checks
     raw_cases = data.get("cases")
     if not isinstance(raw_cases, list) or not raw_cases:
         raise fail(top_line, "cases", "expected a non-empty list of cases")
@@ -196,19 +227,19 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
         case_system = raw.get("system", system)
         if case_system is not None and not isinstance(case_system, str):
             raise case_fail("system", "expected a string")
-        case_checks = _checks(raw.get("checks") or [], checks, case_fail)
+        case_checks = parse_checks(raw.get("checks") or [], checks, case_fail)
         if not case_checks and not default_checks:
             raise case_fail("checks", "a case needs at least one check (here or in defaults.checks)")
-        case_params = _params(raw.get("generation") or {}, params, case_fail)
+        case_params = parse_params(raw.get("generation") or {}, params, case_fail)
         tags = raw.get("tags") or []
         cases.append(CaseSpec(id=case_id, index=index, line=line, input=text, vars=dict(variables),
                               system=case_system, checks=default_checks + case_checks, params=case_params,
                               tags=[str(t) for t in tags]))
-    return SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
-                     system=system, prompt=prompt, rag=rag, cases=cases, sha256=hashlib.sha256(content).hexdigest())
+    return cases
 
 
-def _params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
+def parse_params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
+    """Validate a ``generation:`` mapping on top of ``base``."""
     if not isinstance(raw, dict):
         raise fail("generation", "expected a mapping (max_new_tokens, temperature, top_p, seed, stop)")
     try:
@@ -223,7 +254,8 @@ def _params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
     return params
 
 
-def _checks(raw: Any, registry: dict[str, Any], fail: Any) -> list[CheckSpec]:
+def parse_checks(raw: Any, registry: dict[str, Any], fail: Any) -> list[CheckSpec]:
+    """Validate a list of checks (``- contains: x``) against the check registry."""
     if not isinstance(raw, list):
         raise fail("checks", "expected a list of single-key mappings such as '- contains: Paris'")
     out = []
