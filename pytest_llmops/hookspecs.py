@@ -44,3 +44,28 @@ def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
     :class:`~pytest_llmops.suites.kinds.SuiteKind` (``name``, ``parse``, ``requests``,
     ``evaluate``, ``aggregator``). YAML files with ``kind: NAME`` then use it.
     """
+
+
+@hookspec
+def llmops_register_attacks(register: Callable[..., None]) -> None:
+    """Adversarial suite: register attacks, ``register(attack)`` (an object with a ``name``)."""
+
+
+@hookspec
+def llmops_register_strategies(register: Callable[..., None]) -> None:
+    """Adversarial suite: register obfuscation strategies that compose with any attack."""
+
+
+@hookspec
+def llmops_register_detectors(register: Callable[..., None]) -> None:
+    """Adversarial suite: register detectors that decide whether an attack succeeded."""
+
+
+@hookspec
+def llmops_register_perturbations(register: Callable[..., None]) -> None:
+    """Metamorphic suite: register input perturbations (seeded, deterministic)."""
+
+
+@hookspec
+def llmops_register_relations(register: Callable[..., None]) -> None:
+    """Metamorphic suite: register output relations that must hold between generations."""

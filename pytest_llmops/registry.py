@@ -12,6 +12,7 @@ from pytest_llmops import hookspecs
 from pytest_llmops.specs import SPEC_FORMS, ModelSpec, SpecError
 
 ProviderFactory = Callable[[ModelSpec], Any]
+EXTENSION_GROUPS = ("attacks", "strategies", "detectors", "perturbations", "relations")
 
 
 @dataclass
@@ -22,6 +23,9 @@ class Registry:
     forms: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     kinds: dict[str, Any] = field(default_factory=dict)
+    #: named extensions of the suite kinds: "attacks", "strategies", "detectors",
+    #: "perturbations", "relations" -> {name: object}
+    extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
         self.providers[name] = factory
@@ -78,6 +82,14 @@ class _Builtins:
         from pytest_llmops.suites.kinds import FUNCTIONAL
 
         register(FUNCTIONAL)
+        # --- built-in suite kinds (each module exposes KIND and registers its own extensions) ---
+        import importlib
+        import importlib.util
+
+        for module in ("pytest_llmops.suites.adversarial", "pytest_llmops.suites.metamorphic"):
+            if importlib.util.find_spec(module) is not None:
+                register(importlib.import_module(module).KIND)
+        # --- end built-in suite kinds ---
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
@@ -107,6 +119,9 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     pm.hook.llmops_register_providers(register=registry.register_provider)
     pm.hook.llmops_register_checks(register=registry.register_check)
     pm.hook.llmops_register_suite_kinds(register=registry.register_suite_kind)
+    for group in EXTENSION_GROUPS:
+        table = registry.extensions.setdefault(group, {})
+        getattr(pm.hook, f"llmops_register_{group}")(register=lambda obj, _table=table: _table.__setitem__(obj.name, obj))
     return registry
 
 

@@ -31,7 +31,7 @@ class PairKind(SuiteKind):
     name = "pairs"
     extra_keys = frozenset({"pairs"})
 
-    def parse(self, data, suite, parse_cases, fail):
+    def parse(self, data, suite, parse_cases, fail, registry):
         pairs = data.get("pairs")
         if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise fail("pairs", "expected a list of [a, b] prompt pairs")

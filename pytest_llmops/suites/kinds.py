@@ -55,8 +55,13 @@ class SuiteKind:
     extra_keys: frozenset[str] = frozenset()
 
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list["CaseSpec"]],
-              fail: Fail) -> list["CaseSpec"]:
-        """The suite's cases. The default reads the ``cases:`` list as written."""
+              fail: Fail, registry: Any) -> list["CaseSpec"]:
+        """The suite's cases. The default reads the ``cases:`` list as written.
+
+        ``fail(field, why)`` builds the collection error for a top-level field; ``registry``
+        holds the checks and the kinds' extensions (``registry.extensions["attacks"]``...);
+        ``suite.params.seed`` is the run's ``--llm-seed`` unless the file overrides it.
+        """
         return parse_cases()
 
     def requests(self, item: "CaseItem") -> list[GenerationRequest]:

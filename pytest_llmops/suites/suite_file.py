@@ -111,7 +111,7 @@ def suite_name_for(path: Path, rootdir: Path) -> str:
 
 
 def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params: GenerationParams,
-               kinds: dict[str, Any] | None = None) -> SuiteSpec:
+               kinds: dict[str, Any] | None = None, registry: Any = None) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
     ``kinds`` maps kind names to :class:`~pytest_llmops.suites.kinds.SuiteKind` objects;
@@ -181,7 +181,7 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
     def parse_cases() -> list[CaseSpec]:
         return _parse_cases(data, suite, checks, fail)
 
-    suite.cases = handler.parse(data, suite, parse_cases, lambda f, why: fail(top_line, f, why))
+    suite.cases = handler.parse(data, suite, parse_cases, lambda f, why: fail(top_line, f, why), registry)
     if not suite.cases:
         raise fail(top_line, "cases", "the suite has no cases")
     return suite
