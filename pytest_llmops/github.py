@@ -253,7 +253,8 @@ def pointer_line(artifact: str, html_url: str | None, run_url: str | None) -> st
     """Where the HTML report is: the artifact link, else the run page, else the artifact name."""
     name = md_code(artifact or DEFAULT_ARTIFACT, 100)
     if html_url:
-        return f"\U0001f4c4 **HTML report:** [{md_text(artifact or DEFAULT_ARTIFACT, 100)} artifact]({_safe_url(html_url)}) (`llmops-report.html`)"
+        return (f"\U0001f4c4 **HTML report:** [{md_text(artifact or DEFAULT_ARTIFACT, 100)} artifact]"
+                f"({_safe_url(html_url)}) (`llmops-report.html`)")
     if run_url:
         run_id = run_url.rstrip("/").rsplit("/", 1)[-1]
         return (f"\U0001f4c4 **HTML report:** `llmops-report.html` in the {name} artifact of "
@@ -296,13 +297,13 @@ def build_comment_body(head: dict[str, Any], base: dict[str, Any] | None, gate: 
     from pytest_llmops.report.markdown import render_markdown
 
     top_part: list[str] = []
-    if base is not None:
+    if base is not None and top > 0:
         lines, total = top_regressions(base, head, top)
         if lines:
             shown = f"{len(lines):,} of {total:,}" if total > len(lines) else f"{total:,}"
             top_part = ["", f"### Top regressions ({shown})", "", *lines]
         else:
-            top_part = ["", "No regressions: no case went from passed to failed."]
+            top_part = ["", "No regressions: no case went from passed to failed or error."]
     head_lines = ([marker] if marker else []) + _heading(gate, env) + top_part + [""]
     footer = ["", "---", pointer]
     run = head.get("run") if isinstance(head.get("run"), dict) else {}
@@ -349,6 +350,13 @@ def _api_problem(exc: BaseException, repo: str, needs: str) -> ApiProblem:
     return ApiProblem(f"GitHub API request failed: {type(exc).__name__}: {clip(str(exc), 300)}", False)
 
 
+def _is_bot(comment: Any) -> bool:
+    try:
+        return to_text(comment.user.type) == "Bot"
+    except Exception:  # noqa: BLE001 - a comment without an author type is not ours
+        return False
+
+
 class GitHubPublisher:
     """The few API calls ``llmops comment`` makes, through PyGithub.
 
@@ -379,7 +387,7 @@ class GitHubPublisher:
             issue = self.repo.get_issue(number)
             marked = [c for c in issue.get_comments() if has_marker(c.body, marker)]
             # A comment anyone could post with the marker: prefer ours (a bot's) when there is one.
-            bots = [c for c in marked if to_text(getattr(c.user, "type", "")) == "Bot"]
+            bots = [c for c in marked if _is_bot(c)]
             candidates = bots or marked
             if candidates:
                 newest = max(candidates, key=lambda c: (c.created_at, c.id))
@@ -444,10 +452,12 @@ def _parser() -> argparse.ArgumentParser:
                              "environment, else the gate file's checks for it; also names the commit status")
     parser.add_argument("--config", type=Path, default=None, help="gate file (default: ./llmops.yaml, else "
                                                                    "[tool.llmops] in ./pyproject.toml)")
-    parser.add_argument("--html-url", default=None, help="link to the HTML report (e.g. upload-artifact's artifact-url)")
+    parser.add_argument("--html-url", default=None,
+                        help="link to the HTML report (e.g. upload-artifact's artifact-url)")
     parser.add_argument("--artifact-name", default=DEFAULT_ARTIFACT,
                         help=f"the artifact holding the HTML report (default {DEFAULT_ARTIFACT})")
-    parser.add_argument("--top", type=int, default=DEFAULT_TOP, help=f"regressions listed at the top (default {DEFAULT_TOP})")
+    parser.add_argument("--top", type=int, default=DEFAULT_TOP,
+                        help=f"regressions listed at the top (default {DEFAULT_TOP})")
     parser.add_argument("--no-comment", action="store_true", help="do not create or update the PR comment")
     parser.add_argument("--no-status", action="store_true", help="do not set the commit status")
     parser.add_argument("--repo", default=None, help="owner/name (default: $GITHUB_REPOSITORY)")
@@ -568,7 +578,11 @@ def _run(args: argparse.Namespace, actions: ActionsEnv, say: Any) -> int:
                 f"github-token input)", err=True)
         return 1 if failures else 0
 
-    publisher = GitHubPublisher(actions.api_url, actions.token, repository)
+    try:
+        publisher = GitHubPublisher(actions.api_url, actions.token, repository)
+    except Exception as exc:  # noqa: BLE001 - PyGithub rejecting the base URL, for instance
+        say(f"{PROG}: cannot set up the GitHub client: {type(exc).__name__}: {exc}", err=True)
+        return 1
     extra_outputs: dict[str, str] = {}
 
     if not args.no_comment:
@@ -597,7 +611,7 @@ def _run(args: argparse.Namespace, actions: ActionsEnv, say: Any) -> int:
 
     if not args.no_status:
         sha = args.sha or head_sha_from_event(event)
-        if sha is None and number is not None:
+        if sha is None and number is not None and gate is not None:
             sha = publisher.pull_head_sha(number)  # e.g. an issue_comment event: ask for the head commit
         sha = sha or actions.sha
         if gate is None or not env:
