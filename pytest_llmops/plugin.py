@@ -98,7 +98,8 @@ def model_specs(config: pytest.Config) -> list[ModelSpec]:
     return specs
 
 
-def _setting(config: pytest.Config, name: str) -> str:
+def setting(config: pytest.Config, name: str) -> str:
+    """An option's value from the command line, else from its ini key."""
     value = config.getoption(name)
     return str(value) if value is not None else str(config.getini(name))
 
@@ -107,15 +108,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llm_prompt(path): the prompt template the llm_prompt fixture loads")
     config.addinivalue_line("markers", "llm_models(*aliases): run this test only for these model aliases")
     config.addinivalue_line("markers", "llm(kind, suite): set on every YAML suite case")
-    cache = _setting(config, "llm_cache")
+    cache = setting(config, "llm_cache")
     if cache not in CACHE_MODES:
         raise pytest.UsageError(f"ini llm_cache: expected one of {', '.join(CACHE_MODES)}, got {cache!r}")
     try:
-        _seed(_setting(config, "llm_seed"))
+        _seed(setting(config, "llm_seed"))
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"llm_seed: {exc}") from None
     model_specs(config)  # cheap syntax check: a bad ini llm_model is a usage error, not a collection error
-    if config.getoption("llm_model") or _setting(config, "llm_gate_env"):
+    if config.getoption("llm_model") or setting(config, "llm_gate_env"):
         # Only pay for loading the plugin registry (and the gate file) when asked to.
         llmops = _get_session(config)
         llmops.validate_specs()

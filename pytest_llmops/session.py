@@ -21,6 +21,7 @@ import pytest
 from pytest_llmops import __version__
 from pytest_llmops.cache import ResponseCache
 from pytest_llmops.engine import Engine, ModelStats
+from pytest_llmops.plugin import setting
 from pytest_llmops.providers.base import GenerationParams, InfraError
 from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
 from pytest_llmops.publish import Published, junit_properties, publish
@@ -41,8 +42,8 @@ class LlmopsSession:
         self._t0 = time.perf_counter()
         self.rootdir = Path(config.rootpath)
         self.is_worker = hasattr(config, "workerinput")
-        self.cache_mode = _option(config, "llm_cache")
-        self.seed = int(_option(config, "llm_seed"))
+        self.cache_mode = setting(config, "llm_cache")
+        self.seed = int(setting(config, "llm_seed"))
         self.default_params = GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")),
                                                seed=self.seed)
         self.report_dir = self._report_dir()
@@ -56,7 +57,7 @@ class LlmopsSession:
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._templates: dict[Path, Any] = {}
         self.published: Published | None = None
-        self.gate_env = _option(config, "llm_gate_env")
+        self.gate_env = setting(config, "llm_gate_env")
         self.gate_config: Any = None
         # YAML case items per model alias, in collection order, for prefetching; RAG case
         # items per (suite file, model alias), answered together through the pipeline.
@@ -416,11 +417,6 @@ class LlmopsSession:
 def _line_of(item: pytest.Item) -> int:
     location = getattr(item, "location", None)
     return int(location[1] or 0) if location else 0
-
-
-def _option(config: pytest.Config, name: str) -> str:
-    value = config.getoption(name)
-    return str(value) if value is not None else str(config.getini(name))
 
 
 def _dist_version(name: str) -> str | None:
