@@ -1,0 +1,80 @@
+"""`llmops gate REPORT.json --env ENV`: exit 0 allow, 1 block, 2 usage error."""
+
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+
+from pytest_llmops.gates.config import ALLOW, GATE_FILE, PYPROJECT, GateConfigError, load_gate_config
+from pytest_llmops.gates.evaluate import evaluate_gate, format_gate_table, gate_artifact, write_gate_artifact
+
+# --------------------------------------------------------------------------- command
+
+
+class _ReportLoadError(Exception):
+    pass
+
+
+def _load_report_bytes(path: Path) -> tuple[dict[str, Any], bytes]:
+    from pytest_llmops.report import SCHEMA_VERSION
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _ReportLoadError(f"{path}: cannot read report: {exc.strerror or exc}") from None
+    try:
+        report = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _ReportLoadError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION \
+            or not isinstance(report.get("suites"), dict):
+        raise _ReportLoadError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
+    return report, data
+
+
+def _gate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmops gate",
+        description="Apply an environment's promotion gate to a JSON report. "
+                    "Exit 0: allow; 1: block; 2: usage or configuration error.")
+    parser.add_argument("report", type=Path, help="the JSON report (reports/llmops-report.json)")
+    parser.add_argument("--env", required=True, help="environment in the gate file (dev, qa, prod, ...)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help=f"gate file (default: ./{GATE_FILE}, else [tool.llmops] in ./{PYPROJECT})")
+    parser.add_argument("--out", type=Path, default=None, help="write the gate artifact (JSON) here")
+    return parser
+
+
+def gate_main(argv: Sequence[str] | None = None) -> int:
+    """``llmops gate REPORT.json --env ENV [--config PATH] [--out PATH]``: 0 allow, 1 block, 2 error."""
+    parser = _gate_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse prints its usage message; --help exits 0
+        return 0 if exc.code in (0, None) else 2
+    try:
+        report, data = _load_report_bytes(args.report)
+    except _ReportLoadError as exc:
+        print(f"llmops gate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        config = load_gate_config(Path.cwd(), args.config)
+        result = evaluate_gate(report, config, args.env)
+    except GateConfigError as exc:
+        print(f"llmops gate: {exc}", file=sys.stderr)
+        return 2
+    print(format_gate_table(result))
+    if args.out is not None:
+        artifact = gate_artifact(result, report, hashlib.sha256(data).hexdigest())
+        try:
+            write_gate_artifact(args.out, artifact)
+        except OSError as exc:
+            print(f"llmops gate: {args.out}: cannot write gate artifact: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    return 0 if result.decision == ALLOW else 1
