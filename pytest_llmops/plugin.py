@@ -195,6 +195,16 @@ def rag_pipeline(request: pytest.FixtureRequest, llm: "ModelSubject") -> Any:
     return _get_session(request.config).rag_pipeline_for(llm)
 
 
+@pytest.fixture
+def metamorphic(request: pytest.FixtureRequest) -> Any:
+    """Metamorphic relations over your own function: ``metamorphic.invariant(fn, inputs,
+    perturbation="typos", relation="normalized-exact").assert_holds()`` (docs/metamorphic.md)."""
+    from pytest_llmops.suites.metamorphic.api import Metamorphic
+
+    llmops = _get_session(request.config)
+    return Metamorphic(llmops.registry, seed=llmops.seed, rootdir=llmops.rootdir)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield

@@ -27,15 +27,18 @@ class Registry:
     #: "perturbations", "relations" -> {name: object}
     extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    # pluggy calls the most recently registered plugins first and the built-ins (registered
+    # first) last, so the first registration of a name wins: a plugin can replace a built-in.
     def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
-        self.providers[name] = factory
-        self.forms.append(form or f"{name}:TARGET")
+        if name not in self.providers:
+            self.providers[name] = factory
+            self.forms.append(form or f"{name}:TARGET")
 
     def register_check(self, check: Any) -> None:
-        self.checks[check.name] = check
+        self.checks.setdefault(check.name, check)
 
     def register_suite_kind(self, kind: Any) -> None:
-        self.kinds[kind.name] = kind
+        self.kinds.setdefault(kind.name, kind)
 
     def aggregator(self, kind: str) -> Any:
         """A fresh metrics aggregator for suites of ``kind`` (the base one for unknown kinds)."""
@@ -81,15 +84,11 @@ class _Builtins:
     def llmops_register_suite_kinds(self, register: Callable[..., None]) -> None:
         from pytest_llmops.suites.kinds import FUNCTIONAL
 
-        register(FUNCTIONAL)
-        # --- built-in suite kinds (each module exposes KIND and registers its own extensions) ---
-        import importlib
-        import importlib.util
+        from pytest_llmops.suites import adversarial, metamorphic
 
-        for module in ("pytest_llmops.suites.adversarial", "pytest_llmops.suites.metamorphic"):
-            if importlib.util.find_spec(module) is not None:
-                register(importlib.import_module(module).KIND)
-        # --- end built-in suite kinds ---
+        register(FUNCTIONAL)
+        register(adversarial.KIND)
+        register(metamorphic.KIND)
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
@@ -104,7 +103,15 @@ def make_plugin_manager(extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManag
     any given plugin objects (pytest plugins and conftests) that implement our hooks."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    # Built-ins go through the same hooks as plugins: providers, checks and kinds, then the
+    # adversarial suite's attacks, strategies and detectors and the metamorphic suite's
+    # perturbations and relations. Registered first, so a plugin using the same name wins.
+    from pytest_llmops.suites.adversarial import plugin as adversarial_builtins
+    from pytest_llmops.suites.metamorphic import builtins as metamorphic_builtins
+
     pm.register(_Builtins(), name="llmops-builtins")
+    pm.register(adversarial_builtins, name="llmops-adversarial")
+    pm.register(metamorphic_builtins, name="llmops-metamorphic")
     pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     for plugin in extra_plugins:
         if pm.is_registered(plugin):
@@ -121,7 +128,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     pm.hook.llmops_register_suite_kinds(register=registry.register_suite_kind)
     for group in EXTENSION_GROUPS:
         table = registry.extensions.setdefault(group, {})
-        getattr(pm.hook, f"llmops_register_{group}")(register=lambda obj, _table=table: _table.__setitem__(obj.name, obj))
+        getattr(pm.hook, f"llmops_register_{group}")(register=lambda obj, _table=table: _table.setdefault(obj.name, obj))
     return registry
 
 

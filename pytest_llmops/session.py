@@ -380,12 +380,10 @@ class LlmopsSession:
         suites = self._builder.suites_json()
         width = max(len(name) for name in suites)
         tr.write_line(f"{'suite'.ljust(width)}  {'model':<12} {'n':>5} {'pass':>5} {'fail':>5} {'err':>4}  "
-                      f"pass rate [95% CI]")
+                      f"key metric [95% CI]")
         for name, suite in suites.items():
-            rate = suite["metrics"]["pass_rate"]
-            shown = "n/a" if rate["value"] is None else f"{rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
             tr.write_line(f"{name.ljust(width)}  {suite['model']:<12} {suite['n']:>5} {suite['passed']:>5} "
-                          f"{suite['failed']:>5} {suite['errors']:>4}  {shown}")
+                          f"{suite['failed']:>5} {suite['errors']:>4}  {_key_metric(suite['metrics'])}")
         stats = self._worker_stats or self._stats_json()
         for alias, values in stats.items():
             tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
@@ -412,6 +410,21 @@ class LlmopsSession:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._engine is not None:
             self._engine.close()
+
+
+# The headline metric of a suite kind, shown in the terminal table.
+_KEY_METRICS = (("attack_success_rate", "attack success"), ("violation_rate", "violations"),
+                ("pass_rate", "pass rate"))
+
+
+def _key_metric(metrics: dict[str, Any]) -> str:
+    for key, label in _KEY_METRICS:
+        rate = metrics.get(key)
+        if isinstance(rate, dict) and "ci95" in rate:
+            if rate.get("value") is None:
+                return f"{label} n/a"
+            return f"{label} {rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
+    return "n/a"
 
 
 def _line_of(item: pytest.Item) -> int:

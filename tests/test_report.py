@@ -271,8 +271,8 @@ def test_terminal_summary_lists_suites_and_report_path(project: LlmProject) -> N
     result = project.run("--llm-model=echo:a")
     result.stdout.fnmatch_lines([
         "*= llmops =*",
-        "suite*model*n*pass*fail*err*pass rate*",
-        "contract*a*3*2*1*0*0.67 [[]0.*, 0.*[]]",
+        "suite*model*n*pass*fail*err*key metric*",
+        "contract*a*3*2*1*0*pass rate 0.67 [[]0.*, 0.*[]]",
         "model a: 3 generated, 0 from cache, 0 infra errors",
         f"report: {project.report_path()}",
     ])

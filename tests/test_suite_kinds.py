@@ -95,3 +95,27 @@ def test_unknown_kind_lists_the_known_ones(project: LlmProject) -> None:
     result = project.run("--llm-model=echo:a")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*field 'kind': 'nope' is not one of*functional*"])
+
+
+def test_a_plugin_check_replaces_the_builtin_of_the_same_name(project: LlmProject) -> None:
+    project.pytester.makeconftest(ECHO_CONFTEST + '''
+from pytest_llmops.checks import Check
+from pytest_llmops.hookspecs import hookimpl
+
+
+class Shouting(Check):
+    name = "contains"  # replaces the built-in
+
+    def validate(self, arg):
+        return str(arg)
+
+    def evaluate(self, output, arg, context):
+        return self.result(arg.upper() in output, "shouted", arg)
+
+
+@hookimpl
+def llmops_register_checks(register):
+    register(Shouting())
+''')
+    project.suite("p", "cases: [{id: a, input: HELLO, checks: [{contains: hello}]}]\n")
+    project.run("--llm-model=echo:a").assert_outcomes(passed=1)  # the built-in would fail: "hello" is lowercase
