@@ -130,6 +130,8 @@ class Engine:
 
     def _generate_into(self, state: _ModelState, alias: str, chunk: list[tuple[str, GenerationRequest]]) -> None:
         provider = self.provider(alias)
+        if hasattr(provider, "load"):
+            provider.load()  # loading weights is not generation time (it is reported as load_s)
         start = time.perf_counter()
         try:
             results = provider.generate_batch([r for _, r in chunk])
