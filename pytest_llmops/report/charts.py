@@ -222,8 +222,7 @@ def cdf_chart(title: str, series: Iterable[tuple[str, Sequence[float]]], unit: s
         d = [f"M{_num(sx(values[0]))} {_num(sy(0))}"]
         for i in idx:
             d.append(f"L{_num(sx(values[i]))} {_num(sy((i + 1) / n))}")
-        p50 = values[min(n - 1, math.ceil(0.5 * n) - 1)]
-        p95 = values[min(n - 1, math.ceil(0.95 * n) - 1)]
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         parts.append(f'<path d="{"".join(d)}" stroke="{color}" stroke-width="1.8" fill="none"/>')
         ly = legend_y + 16 * k
         parts.append(f'<rect x="{x0}" y="{ly - 9}" width="12" height="4" fill="{color}"/>'

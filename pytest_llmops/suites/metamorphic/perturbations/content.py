@@ -53,7 +53,20 @@ def _word_re(words: Sequence[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in ordered) + r")(?![\w-])")
 
 
-class _Swap(TextPerturbation):
+class _Grouped(TextPerturbation):
+    """A perturbation driven by groups of interchangeable terms (``groups`` option or the lexicon)."""
+
+    def groups(self, options: dict[str, Any]) -> list[list[str]]:
+        raise NotImplementedError
+
+    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        options = super().validate(options)
+        if "groups" in options:
+            self.groups(options)  # raises ValueError naming what is wrong
+        return options
+
+
+class _Swap(_Grouped):
     """Every listed term found in the text replaced by another term of its group (the same
     replacement everywhere, never a term already in the text). Groups are what may stand for
     each other: names of one gender from different origins, cities, ..."""
@@ -74,12 +87,6 @@ class _Swap(TextPerturbation):
             raise ValueError(f"needs groups of interchangeable terms (lists of at least two strings): give the "
                              f"option 'groups' or a suite 'lexicon:' file with '{self.lexicon_key}:'")
         return [list(g) for g in raw]
-
-    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        options = super().validate(options)
-        if "groups" in options:
-            self.groups(options)
-        return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         groups = self.groups(options)
@@ -200,7 +207,7 @@ class Numbers(TextPerturbation):
         return new, [{"op": "number", "from": a, "to": b} for a, b in mapping.items()]
 
 
-class Paraphrase(TextPerturbation):
+class Paraphrase(_Grouped):
     """Instructions replaced by a reviewed paraphrase: the lexicon's ``paraphrases`` is a list
     of groups of equivalent instructions; each instruction found is swapped for another member
     of its group."""
@@ -218,12 +225,6 @@ class Paraphrase(TextPerturbation):
             raise ValueError("needs paraphrase groups (lists of at least two equivalent instructions): give the "
                              "option 'groups' or a suite 'lexicon:' file with 'paraphrases:'")
         return raw
-
-    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        options = super().validate(options)
-        if "groups" in options:
-            self.groups(options)
-        return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         groups = self.groups(options)
