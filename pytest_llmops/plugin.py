@@ -64,7 +64,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "ini: llm_gate_config)")
     group.addoption("--llm-history", dest="llm_history", action="store_true", default=None,
                     help="append this run to <report-dir>/history.jsonl and chart the trend (ini: llm_history)")
+    group.addoption("--llm-baseline", dest="llm_baseline", metavar="DIR",
+                    help="compare regression and latency suites against the baselines in DIR, one "
+                         "<suite>.json each, as written by --llm-update-baseline (ini: llm_baseline)")
+    group.addoption("--llm-baseline-model", dest="llm_baseline_model", type=argparse_spec, metavar="SPEC",
+                    help="generate the baseline in this run with model SPEC and compare every --llm-model "
+                         "against it (ini: llm_baseline_model)")
+    group.addoption("--llm-update-baseline", dest="llm_update_baseline", action="store_true", default=None,
+                    help="write <report-dir>/baseline/<suite>.json from this run's regression and latency "
+                         "suites (ini: llm_update_baseline)")
     parser.addini("llm_model", "model specs (one per line)", type="linelist", default=[])
+    parser.addini("llm_baseline", "baseline folder for regression and latency suites, relative to the rootdir",
+                  default="")
+    parser.addini("llm_baseline_model", "model spec that generates the baseline in the same run", default="")
+    parser.addini("llm_update_baseline", "write baselines from every run", type="bool", default=False)
     parser.addini("llm_gate_env", "gate environment applied at the end of every run", default="")
     parser.addini("llm_gate_config", "gate file, relative to the rootdir", default="")
     parser.addini("llm_history", "append every run to <report-dir>/history.jsonl", type="bool", default=False)
@@ -104,6 +117,30 @@ def setting(config: pytest.Config, name: str) -> str:
     return str(value) if value is not None else str(config.getini(name))
 
 
+def baseline_settings(config: pytest.Config) -> tuple[str, "ModelSpec | None", bool]:
+    """``(--llm-baseline, --llm-baseline-model, --llm-update-baseline)``, options over ini keys.
+
+    Comparing and updating in one run is refused: a baseline is a fixed reference, and a
+    run that both reads and rewrites it would compare against something it just changed.
+    """
+    folder = str(config.getoption("llm_baseline") or config.getini("llm_baseline") or "")
+    model: ModelSpec | None = config.getoption("llm_baseline_model")
+    if model is None and config.getini("llm_baseline_model"):
+        try:
+            model = parse_spec(str(config.getini("llm_baseline_model")))
+        except SpecError as exc:
+            raise pytest.UsageError(f"ini llm_baseline_model: {exc}") from None
+    update = config.getoption("llm_update_baseline")
+    update = bool(config.getini("llm_update_baseline")) if update is None else bool(update)
+    if update and (folder or model is not None):
+        raise pytest.UsageError("--llm-update-baseline writes a new baseline; it cannot be combined with "
+                                "--llm-baseline or --llm-baseline-model, which compare against one")
+    if folder and model is not None:
+        raise pytest.UsageError("--llm-baseline (a stored baseline) and --llm-baseline-model (a baseline "
+                                "generated in this run) are alternatives; give one of them")
+    return folder, model, update
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llm_prompt(path): the prompt template the llm_prompt fixture loads")
     config.addinivalue_line("markers", "llm_models(*aliases): run this test only for these model aliases")
@@ -116,7 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"llm_seed: {exc}") from None
     model_specs(config)  # cheap syntax check: a bad ini llm_model is a usage error, not a collection error
-    if config.getoption("llm_model") or setting(config, "llm_gate_env"):
+    baseline_options = baseline_settings(config)
+    if config.getoption("llm_model") or setting(config, "llm_gate_env") or any(baseline_options):
         # Only pay for loading the plugin registry (and the gate file) when asked to.
         llmops = _get_session(config)
         llmops.validate_specs()

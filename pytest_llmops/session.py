@@ -21,7 +21,7 @@ import pytest
 from pytest_llmops import __version__
 from pytest_llmops.cache import ResponseCache
 from pytest_llmops.engine import Engine, ModelStats
-from pytest_llmops.plugin import setting
+from pytest_llmops.plugin import baseline_settings, setting
 from pytest_llmops.providers.base import GenerationParams, InfraError
 from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
 from pytest_llmops.publish import Published, junit_properties, publish
@@ -47,6 +47,9 @@ class LlmopsSession:
         self.default_params = GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")),
                                                seed=self.seed)
         self.report_dir = self._report_dir()
+        self.baseline_dir, self.baseline_spec, self.update_baseline = self._baseline_settings()
+        self._baselines: dict[str, Any] = {}
+        self._baseline_writer: Any = None
         self._registry: Registry | None = None
         self._engine: Engine | None = None
         self._builder: ReportBuilder | None = None if self.is_worker else \
@@ -57,6 +60,7 @@ class LlmopsSession:
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._templates: dict[Path, Any] = {}
         self.published: Published | None = None
+        self.baselines_written: list[Path] = []
         self.gate_env = setting(config, "llm_gate_env")
         self.gate_config: Any = None
         # YAML case items per model alias, in collection order, for prefetching; RAG case
@@ -71,6 +75,54 @@ class LlmopsSession:
             return Path(self.config.invocation_params.dir, option).resolve()
         return (self.rootdir / self.config.getini("llm_report_dir")).resolve()
 
+    def _baseline_settings(self) -> tuple[Path | None, ModelSpec | None, bool]:
+        folder, spec, update = baseline_settings(self.config)
+        directory = None
+        if folder:
+            base = Path(self.config.invocation_params.dir) if self.config.getoption("llm_baseline") else self.rootdir
+            directory = (base / folder).resolve()
+        if update and len(self.specs) > 1:
+            raise pytest.UsageError("--llm-update-baseline stores one model's results as the baseline; "
+                                    f"this run has {len(self.specs)} --llm-model subjects")
+        if spec is not None:
+            # The baseline model is not a test subject: it gets its own alias in the engine.
+            alias = spec.options.get("alias", "baseline")
+            if alias in {s.alias for s in self.specs}:
+                raise pytest.UsageError(f"--llm-baseline-model {spec.raw!r}: alias {alias!r} is also a --llm-model "
+                                        "alias; give the baseline '?alias=NAME'")
+            spec = ModelSpec(raw=spec.raw, provider=spec.provider, target=spec.target,
+                             options={**spec.options, "alias": alias})
+        return directory, spec, update
+
+    @property
+    def baseline_alias(self) -> str | None:
+        """The engine alias of ``--llm-baseline-model``, when one was given."""
+        return self.baseline_spec.alias if self.baseline_spec is not None else None
+
+    @property
+    def comparing(self) -> bool:
+        """Whether this run compares against a baseline (stored or generated in the run)."""
+        return self.baseline_dir is not None or self.baseline_spec is not None
+
+    def baseline_for(self, suite: str) -> dict[str, Any]:
+        """The stored baseline of ``suite`` (``--llm-baseline``), read once per run.
+
+        Raises :class:`~pytest_llmops.baseline.BaselineError` when it is missing or unreadable.
+        """
+        from pytest_llmops.baseline import BaselineError, load_baseline
+
+        if self.baseline_dir is None:
+            raise BaselineError("no --llm-baseline folder was given")
+        if suite not in self._baselines:
+            try:
+                self._baselines[suite] = load_baseline(self.baseline_dir, suite)
+            except BaselineError as exc:
+                self._baselines[suite] = exc
+        found = self._baselines[suite]
+        if isinstance(found, BaselineError):
+            raise found
+        return found
+
     @property
     def registry(self) -> Registry:
         if self._registry is None:
@@ -80,7 +132,7 @@ class LlmopsSession:
         return self._registry
 
     def validate_specs(self) -> None:
-        for spec in self.specs:
+        for spec in self.all_specs:
             try:
                 self.registry.validate_spec(spec)
             except SpecError as exc:
@@ -109,6 +161,11 @@ class LlmopsSession:
         self.gate_config = config
 
     @property
+    def all_specs(self) -> list[ModelSpec]:
+        """The test subjects and, when given, the baseline model."""
+        return self.specs + ([self.baseline_spec] if self.baseline_spec is not None else [])
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             self.validate_specs()
@@ -119,7 +176,7 @@ class LlmopsSession:
                 workerinput = self.config.workerinput  # type: ignore[attr-defined]
                 worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
                 worker_count = int(workerinput.get("workercount", 1))
-            self._engine = Engine(self.specs, cache, self._create_provider, worker_index, worker_count)
+            self._engine = Engine(self.all_specs, cache, self._create_provider, worker_index, worker_count)
         return self._engine
 
     def _create_provider(self, spec: ModelSpec) -> Any:
@@ -226,8 +283,21 @@ class LlmopsSession:
                 continue
             if item.prefetchable:
                 self.items_by_model.setdefault(item.alias, []).append(item)
+                if self.baseline_alias and getattr(item.kind, "uses_baseline_model", False):
+                    # The baseline model answers the same requests, prefetched in bulk too.
+                    self.items_by_model.setdefault(self.baseline_alias, []).append(item)
             else:
                 self.rag_items.setdefault((str(item.path), item.alias), []).append(item)
+        # Baselines and stale-case detection need to know whether a suite ran whole
+        # (not narrowed by -k, -m or node ids).
+        selected: dict[tuple[str, str], int] = {}
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                key = (str(item.path), item.alias)
+                selected[key] = selected.get(key, 0) + 1
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                item.suite_complete = selected[(str(item.path), item.alias)] == len(item.suite.cases)
 
     def ensure_prefetched(self, alias: str) -> None:
         """Generate every selected case of ``alias`` together, before its first case runs."""
@@ -285,7 +355,23 @@ class LlmopsSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "llmops_record", None)
         if data and self._builder is not None:
-            self._builder.add(json.loads(data))
+            record = json.loads(data)
+            self._builder.add(record)
+            if self.update_baseline:
+                self._add_to_baseline(record)
+
+    def _add_to_baseline(self, record: dict[str, Any]) -> None:
+        """Hand a record to the baseline writer when its kind stores baselines."""
+        kind = self.registry.kinds.get(record.get("kind", ""))
+        entry = kind.baseline_entry(record) if hasattr(kind, "baseline_entry") else None
+        if entry is None:
+            return
+        if self._baseline_writer is None:
+            from pytest_llmops.baseline import BaselineWriter
+
+            self._baseline_writer = BaselineWriter(self.report_dir / "baseline")
+        header, case_entry = entry
+        self._baseline_writer.add(record["suite"], header, record["id"], case_entry, bool(record.get("suite_complete")))
 
     # -- end of run ------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file, so our properties make it in
@@ -300,6 +386,8 @@ class LlmopsSession:
         self.published = publish(self._builder, self._run_info(), self.report_dir, self.gate_config,
                                  self.gate_env or None, history)
         self._builder.close()
+        if self._baseline_writer:
+            self.baselines_written = self._baseline_writer.write()
         self._add_junit_properties(self.published.header)
         gate = self.published.gate
         if gate is not None and gate.decision == "BLOCK" and session.exitstatus == pytest.ExitCode.OK:
@@ -352,6 +440,14 @@ class LlmopsSession:
             if self._engine is not None:
                 entry.update({k: v for k, v in self._engine.describe(spec.alias).items() if k != "provider"})
             models.append(entry)
+        if self.baseline_spec is not None and self._engine is not None:
+            spec = self.baseline_spec
+            try:
+                fingerprint = self.engine.fingerprint(spec.alias)
+            except Exception as exc:  # noqa: BLE001 - the report must still be written
+                fingerprint = f"unavailable: {type(exc).__name__}"
+            models.append({"alias": spec.alias, "spec": spec.raw, "fingerprint": fingerprint, "role": "baseline",
+                           **{k: v for k, v in self._engine.describe(spec.alias).items() if k != "provider"}})
         devices = self._builder.devices if self._builder else set()
         gpus = self._builder.gpus if self._builder else set()
         stats = self._worker_stats or self._stats_json()
@@ -394,6 +490,8 @@ class LlmopsSession:
         for problem in published.problems:
             tr.write_line(f"warning: {problem}", yellow=True)
         tr.write_line(f"report: {published.report}")
+        for path in self.baselines_written:
+            tr.write_line(f"baseline written: {path}")
         for extra in (published.html, published.markdown, published.gate_file):
             if extra is not None:
                 tr.write_line(f"        {extra}")

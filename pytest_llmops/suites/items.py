@@ -86,6 +86,8 @@ class CaseItem(pytest.Item):
         self.generation: Generation | None = None  # the first (usually only) generation
         self.generations: list[Generation] = []
         self.rag_contexts: list[str] | None = None
+        #: every case of this suite file was selected for this model (set after collection)
+        self.suite_complete = True
         self.kind = self.llmops.registry.kinds.get(suite.kind) or _functional()
         self.suite_name = case.suite or suite.name
         self.add_marker(pytest.mark.llm(kind=suite.kind, suite=suite.name))
@@ -126,6 +128,7 @@ class CaseItem(pytest.Item):
     def setup(self) -> None:
         start = time.perf_counter()
         try:
+            self.kind.prepare(self)
             if self.suite.subject == "rag":
                 self._run_rag()
             else:

@@ -53,6 +53,23 @@ class SuiteKind:
     name = "functional"
     #: extra top-level YAML keys this kind accepts (validated by the kind's ``parse``)
     extra_keys: frozenset[str] = frozenset()
+    #: whether ``--llm-baseline-model`` answers this kind's requests too (prefetched in bulk)
+    uses_baseline_model: bool = False
+
+    def prepare(self, item: "CaseItem") -> None:
+        """Called at the start of each case's setup, before anything is generated.
+
+        Raise to error the case without spending generation time (a missing or mismatched
+        baseline, say); the message becomes the case's error.
+        """
+
+    def baseline_entry(self, record: dict[str, Any]) -> "tuple[dict[str, Any], dict[str, Any]] | None":
+        """``(provenance, case entry)`` to store for ``record`` under ``--llm-update-baseline``.
+
+        Called on the controller for every record of this kind; ``None`` stores nothing (the
+        default: only kinds that compare against baselines store them).
+        """
+        return None
 
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list["CaseSpec"]],
               fail: Fail, registry: Any) -> list["CaseSpec"]:
