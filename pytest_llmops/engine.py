@@ -60,6 +60,10 @@ class Engine:
         self.worker_count = max(1, worker_count)
         self.chunk_size = chunk_size
 
+    def add_model(self, spec: ModelSpec) -> None:
+        """Serve one more model (a judge named by a suite); a known alias is left as it is."""
+        self._models.setdefault(spec.alias, _ModelState(spec))
+
     @property
     def aliases(self) -> list[str]:
         return list(self._models)

@@ -12,7 +12,7 @@ Implement a hook with ``@pytest_llmops.hookimpl`` in a module published under th
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import pluggy
 

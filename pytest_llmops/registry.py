@@ -84,11 +84,12 @@ class _Builtins:
     def llmops_register_suite_kinds(self, register: Callable[..., None]) -> None:
         from pytest_llmops.suites.kinds import FUNCTIONAL
 
-        from pytest_llmops.suites import adversarial, metamorphic
+        from pytest_llmops.suites import adversarial, metamorphic, regression
 
         register(FUNCTIONAL)
         register(adversarial.KIND)
         register(metamorphic.KIND)
+        register(regression.KIND)
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:

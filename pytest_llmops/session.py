@@ -26,7 +26,7 @@ from pytest_llmops.providers.base import GenerationParams, InfraError
 from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
 from pytest_llmops.publish import Published, junit_properties, publish
 from pytest_llmops.report.json_report import ReportBuilder
-from pytest_llmops.specs import ModelSpec, SpecError
+from pytest_llmops.specs import ModelSpec, SpecError, parse_spec
 
 RECORD_KEY = pytest.StashKey[dict]()
 SUBJECT_KEY = pytest.StashKey[Any]()
@@ -61,6 +61,7 @@ class LlmopsSession:
         self._templates: dict[Path, Any] = {}
         self.published: Published | None = None
         self.baselines_written: list[Path] = []
+        self.run_failures: list[str] = []
         self.gate_env = setting(config, "llm_gate_env")
         self.gate_config: Any = None
         # YAML case items per model alias, in collection order, for prefetching; RAG case
@@ -194,6 +195,28 @@ class LlmopsSession:
             return resolved.as_posix()
 
     # -- subjects -------------------------------------------------------------------------
+    def judge(self, spec_or_alias: str) -> tuple[Any, str]:
+        """``(prompt -> text, name)`` for a grading model: a run alias or any model spec.
+
+        The judge's generations go through the engine and the cache like any other, so a
+        rerun does not pay for grading again.
+        """
+        from pytest_llmops.subjects import ModelSubject
+
+        engine = self.engine
+        if spec_or_alias in engine.aliases:
+            alias = spec_or_alias
+        else:
+            try:
+                spec = parse_spec(spec_or_alias)
+            except SpecError as exc:
+                raise pytest.UsageError(f"judge: {exc}") from None
+            self.registry.validate_spec(spec)
+            engine.add_model(spec)
+            alias = spec.alias
+        subject = ModelSubject(engine, alias, self.default_params)
+        return subject.generate, f"{alias} ({engine.spec(alias).raw})"
+
     def subject_for(self, item: pytest.Item, alias: str) -> Any:
         from pytest_llmops.subjects import ModelSubject
 
@@ -389,6 +412,11 @@ class LlmopsSession:
         if self._baseline_writer:
             self.baselines_written = self._baseline_writer.write()
         self._add_junit_properties(self.published.header)
+        self.run_failures = [f"{name}: {reason}" for name, suite in self.published.header.get("suites", {}).items()
+                             for reason in suite.get("metrics", {}).get("run_failures", [])]
+        if self.run_failures and session.exitstatus == pytest.ExitCode.OK:
+            # A gated regression fails the run even when every case ran fine.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         gate = self.published.gate
         if gate is not None and gate.decision == "BLOCK" and session.exitstatus == pytest.ExitCode.OK:
             # A blocked promotion fails the run even when every test passed.
@@ -492,6 +520,8 @@ class LlmopsSession:
         tr.write_line(f"report: {published.report}")
         for path in self.baselines_written:
             tr.write_line(f"baseline written: {path}")
+        for failure in self.run_failures:
+            tr.write_line(f"REGRESSION {failure}", red=True, bold=True)
         for extra in (published.html, published.markdown, published.gate_file):
             if extra is not None:
                 tr.write_line(f"        {extra}")
@@ -516,6 +546,8 @@ _KEY_METRICS = (("attack_success_rate", "attack success"), ("violation_rate", "v
 
 
 def _key_metric(metrics: dict[str, Any]) -> str:
+    if isinstance(metrics.get("decision"), str):
+        return f"decision {metrics['decision']}"
     for key, label in _KEY_METRICS:
         rate = metrics.get(key)
         if isinstance(rate, dict) and "ci95" in rate:

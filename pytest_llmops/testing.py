@@ -64,3 +64,68 @@ class EchoProvider:
 def register_echo_provider(register: Callable[..., None]) -> None:
     """An ``llmops_register_providers`` implementation adding ``echo:NAME``."""
     register("echo", EchoProvider, form="echo:NAME")
+
+
+class DegradingProvider:
+    """Wraps another provider and replaces a fixed share of its answers with nonsense.
+
+    ``--llm-model='degrade:smollm2?rate=0.3'`` (the target is the wrapped model's spec) is a
+    deliberately worse candidate: which answers are corrupted depends only on the request,
+    so the same cases are corrupted on every run. Used to check that a regression gate
+    catches a real drop.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        from pytest_llmops.specs import parse_spec
+
+        self.spec = spec
+        self.alias = spec.alias
+        try:
+            self.rate = float(spec.options.get("rate", "0.3"))
+        except ValueError:
+            raise ValueError(f"degrade: rate must be a number in [0, 1], got {spec.options['rate']!r}") from None
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"degrade: rate must be in [0, 1], got {self.rate}")
+        inner = parse_spec(spec.target)
+        if inner.provider == "echo":
+            self.inner: Any = EchoProvider(inner)
+        else:
+            from pytest_llmops.registry import default_registry
+
+            self.inner = default_registry().create_provider(inner)
+
+    def load(self) -> None:
+        if hasattr(self.inner, "load"):
+            self.inner.load()
+
+    @property
+    def load_seconds(self) -> float:
+        return float(getattr(self.inner, "load_seconds", 0.0))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"degrade|{self.rate}|{self.inner.fingerprint()}".encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "provider": "degrade", "degrade_rate": self.rate}
+
+    def corrupts(self, request: GenerationRequest) -> bool:
+        digest = hashlib.sha256(request.content_key().encode()).hexdigest()
+        return int(digest[:8], 16) / 0x100000000 < self.rate
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
+        out = self.inner.generate_batch(requests)
+        for index, (request, result) in enumerate(zip(requests, out)):
+            if isinstance(result, Generation) and self.corrupts(request):
+                out[index] = Generation(text="zzz qqq", output_tokens=2, finish_reason="stop",
+                                        seconds=result.seconds, batch_size=result.batch_size)
+        return out
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@hookimpl(specname="llmops_register_providers")
+def register_test_providers(register: Callable[..., None]) -> None:
+    """An ``llmops_register_providers`` implementation adding ``echo:NAME`` and ``degrade:SPEC?rate=R``."""
+    register("echo", EchoProvider, form="echo:NAME")
+    register("degrade", DegradingProvider, form="degrade:MODEL_SPEC?rate=0.3")

@@ -9,6 +9,12 @@ import pytest
 # extension's cached old ones (the libyaml loader then fails with "tag None").
 import yaml  # noqa: F401
 
+# Same for the C-extension packages the regression metrics import lazily (numpy, and what
+# rouge-score and sacrebleu pull in): they cannot be loaded twice in one process.
+import numpy  # noqa: F401
+import sacrebleu  # noqa: F401
+from rouge_score import rouge_scorer  # noqa: F401
+
 from llmops_testutils import LlmProject
 
 

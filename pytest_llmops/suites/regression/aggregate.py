@@ -1,0 +1,134 @@
+"""Folding regression records into per-metric comparisons and the suite's decision.
+
+Runs on the controller, from records only (so plain and xdist runs agree). Every metric
+gets its candidate mean, and, when the run compares against a baseline, the paired
+analysis: ``delta`` {value, ci95}, McNemar ``p_value`` on the pass/fail flips, the flip
+lists, and a ``decision`` made on Holm-adjusted one-sided bootstrap p-values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_llmops.stats import rate_metric
+from pytest_llmops.suites.kinds import Aggregator
+from pytest_llmops.suites.regression.paired import decide, holm, mcnemar_exact, paired_bootstrap, worst
+
+MAX_LISTED_IDS = 200  # flip and stale lists in the report; counts are always complete
+
+
+class RegressionAggregator(Aggregator):
+    """Pairs candidate and baseline scores case by case."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, dict[str, Any]] = {}
+        self.candidate: dict[str, dict[str, float]] = {}  # case id -> metric -> score
+        self.baseline: dict[str, dict[str, float]] = {}
+        self.passed: dict[str, dict[str, bool]] = {}
+        self.baseline_passed: dict[str, dict[str, bool]] = {}
+        self.new: list[str] = []
+        self.source: str | None = None
+        self.complete = True
+        self.seed = 0
+        self.errored: set[str] = set()
+        self.baseline_file: str | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        result = record.get("regression")
+        if not isinstance(result, dict):
+            # An errored case ran (it is not stale); it simply has no scores.
+            self.errored.add(str(record.get("id")))
+            return
+        case = str(record["id"])
+        self.config = result.get("metrics_config") or self.config
+        self.complete = self.complete and bool(result.get("suite_complete", True))
+        self.seed = int(result.get("seed") or 0)
+        self.source = result.get("baseline_source", self.source)
+        self.baseline_file = result.get("baseline_file", self.baseline_file)
+        self.candidate[case] = result["scores"]
+        self.passed[case] = result["passed"]
+        if result.get("status") == "compared":
+            self.baseline[case] = result["baseline"]["scores"]
+            self.baseline_passed[case] = result["baseline"]["passed"]
+        elif result.get("status") == "new":
+            self.new.append(case)
+
+    def metrics(self) -> dict[str, Any]:
+        if not self.config:
+            return {}
+        out: dict[str, Any] = {}
+        for name in self.config:
+            scores = [s[name] for s in self.candidate.values()]
+            passes = sum(1 for p in self.passed.values() if p[name])
+            out[name] = {"mean": _mean(scores), "pass_rate": rate_metric(passes, len(scores)),
+                         **self.config[name]}
+        if self.source is None:
+            return out  # nothing to compare against: scores only, no decision
+        paired = sorted(self.baseline)
+        out["baseline"] = {"source": self.source, "compared": len(paired), "new": len(self.new),
+                           "new_cases": sorted(self.new)[:MAX_LISTED_IDS], **self._stale()}
+        if not paired:
+            out["decision"] = "inconclusive"
+            out["decision_reason"] = "no case could be paired with the baseline"
+            return out
+        analysed = {name: self._compare(name, paired) for name in self.config}
+        gated = [name for name in self.config if self.config[name]["gate"]]
+        # Holm across the gated metrics, separately for each one-sided question.
+        for key in ("p_noninferiority", "p_inferiority", "p_value"):
+            adjusted = holm([analysed[name][key] for name in gated])
+            for name, value in zip(gated, adjusted):
+                analysed[name][f"{key}_holm" if key != "p_value" else "p_holm"] = round(value, 6)
+        for name, result in analysed.items():
+            p_ni = result.get("p_noninferiority_holm", result["p_noninferiority"])
+            p_inf = result.get("p_inferiority_holm", result["p_inferiority"])
+            result["decision"] = decide(p_ni, p_inf)
+            out[name].update(result)
+        decisions = [analysed[name]["decision"] for name in gated]
+        out["decision"] = worst(decisions) if gated else "inconclusive"
+        regressed = [name for name in gated if analysed[name]["decision"] == "regressed"]
+        if regressed:
+            out["run_failures"] = [
+                f"{name} regressed: delta {analysed[name]['delta']['value']:+.3f} "
+                f"[{analysed[name]['delta']['ci95'][0]:+.3f}, {analysed[name]['delta']['ci95'][1]:+.3f}] "
+                f"is below the tolerance -{self.config[name]['tolerance']:g}"
+                for name in regressed]
+        return out
+
+    def _compare(self, name: str, paired: list[str]) -> dict[str, Any]:
+        deltas = [self.candidate[c][name] - self.baseline[c][name] for c in paired]
+        tolerance = float(self.config[name]["tolerance"])
+        boot = paired_bootstrap(deltas, tolerance, seed=self.seed)
+        improved = [c for c in paired if self.passed[c][name] and not self.baseline_passed[c][name]]
+        regressed = [c for c in paired if not self.passed[c][name] and self.baseline_passed[c][name]]
+        return {
+            "n": len(paired),
+            "baseline_mean": _mean([self.baseline[c][name] for c in paired]),
+            "candidate_mean": _mean([self.candidate[c][name] for c in paired]),
+            "delta": {"value": round(boot.delta, 6), "ci95": [round(boot.ci95[0], 6), round(boot.ci95[1], 6)]},
+            "p_value": round(mcnemar_exact(len(regressed), len(improved)), 6),
+            "p_noninferiority": round(boot.p_noninferior, 6),
+            "p_inferiority": round(boot.p_inferior, 6),
+            "flips": {"improved": len(improved), "regressed": len(regressed),
+                      "improved_cases": improved[:MAX_LISTED_IDS], "regressed_cases": regressed[:MAX_LISTED_IDS]},
+        }
+
+    def _stale(self) -> dict[str, Any]:
+        """Baseline cases that did not run: only meaningful when the whole suite ran."""
+        if not self.complete:
+            return {"stale": None, "stale_note": "not checked: only part of the suite was selected"}
+        if not self.baseline_file:
+            return {"stale": 0, "stale_cases": []}
+        path = Path(self.baseline_file)
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")).get("cases", {})
+        except (OSError, ValueError):
+            return {"stale": None, "stale_note": f"could not re-read {path}"}
+        ran = set(self.candidate) | set(self.new) | self.errored
+        stale = sorted(set(stored) - ran)
+        return {"stale": len(stale), "stale_cases": stale[:MAX_LISTED_IDS]}
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 6) if values else None

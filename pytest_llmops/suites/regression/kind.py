@@ -1,0 +1,253 @@
+"""The ``regression`` suite kind: a candidate against a baseline on a golden set.
+
+Each case scores the candidate's output with every configured metric and, when the run
+compares (``--llm-baseline DIR`` or ``--llm-baseline-model SPEC``), the baseline's output
+for the same row too. The case itself passes unless something broke: whether the
+candidate regressed is a statistical question about the whole suite, answered by the
+aggregator (paired bootstrap, McNemar, Holm) and turned into a failed run by the session
+when a gated metric is ``regressed``. See ``docs/regression.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmops.providers.base import Generation, InfraError
+from pytest_llmops.suites.kinds import Aggregator, Evaluation, Fail, SuiteKind
+from pytest_llmops.suites.regression.golden import GoldenError, GoldenRow, GoldenSet, inline_dataset, load_dataset
+from pytest_llmops.suites.regression.metrics import (
+    BUILTIN_METRICS,
+    DEEPEVAL_PREFIX,
+    DEFAULT_TOLERANCE,
+    MetricContext,
+    MetricSpec,
+    required_field,
+    row_has,
+    scorer_for,
+)
+from pytest_llmops.suites.suite_file import CaseSpec
+
+if TYPE_CHECKING:
+    from pytest_llmops.suites.items import CaseItem
+    from pytest_llmops.suites.suite_file import SuiteSpec
+
+_METRIC_OPTIONS = {"threshold", "gate", "tolerance"}
+
+
+class BaselineMismatch(Exception):
+    """The stored baseline was made on different data: comparing would be meaningless."""
+
+
+class RegressionKind(SuiteKind):
+    """Golden-set scoring with paired candidate-vs-baseline statistics."""
+
+    name = "regression"
+    extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge"})
+    uses_baseline_model = True
+
+    # -- collection ------------------------------------------------------------------------
+    def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list[CaseSpec]],
+              fail: Fail, registry: Any) -> list[CaseSpec]:
+        if suite.subject == "rag":
+            raise fail("subject", "regression suites compare 'model' or 'prompt' subjects")
+        if data.get("defaults"):
+            raise fail("defaults", "regression cases are scored by 'metrics', not by checks")
+        golden = self._dataset(data, suite, fail)
+        tolerance = data.get("tolerance", DEFAULT_TOLERANCE)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+            raise fail("tolerance", f"expected a number in [0, 1), the largest acceptable drop; got {tolerance!r}")
+        metrics = self._metrics(data.get("metrics"), float(tolerance), fail)
+        for spec in metrics:
+            needed = required_field(spec.name)
+            missing = [row for row in golden.rows if not row_has(row, needed)]
+            if missing:
+                raise fail("metrics", f"metric {spec.name!r} needs '{needed}' in every row; row "
+                                      f"{missing[0].id!r} ({golden.source}:{missing[0].line}) has none")
+        judge = data.get("judge")
+        if judge is not None and not isinstance(judge, str):
+            raise fail("judge", "expected a model spec or alias, e.g. 'smollm2'")
+        if any(m.name.startswith(DEEPEVAL_PREFIX) for m in metrics) and judge is None:
+            raise fail("judge", "DeepEval metrics need 'judge: SPEC', the model subject that grades them")
+        prompt_sha = _prompt_hash(suite)
+        cases = []
+        for index, row in enumerate(golden.rows):
+            params = suite.params
+            cases.append(CaseSpec(
+                id=row.id, index=index, line=row.line if golden.source == str(suite.path) else getattr(data, "line", 1),
+                input=row.input, vars=row.vars, system=row.system if row.system is not None else suite.system,
+                checks=[], params=params, tags=row.tags,
+                data={"row": row, "metrics": metrics, "dataset_sha256": golden.sha256, "dataset": golden.source,
+                      "prompt_sha256": prompt_sha, "judge": judge}))
+        return cases
+
+    @staticmethod
+    def _dataset(data: dict[str, Any], suite: "SuiteSpec", fail: Fail) -> GoldenSet:
+        from pytest_llmops.suites.suite_file import _LineLoader
+
+        has_file, has_inline = "dataset" in data, "cases" in data
+        if has_file == has_inline:
+            raise fail("dataset", "give the golden rows either as 'dataset: PATH' (JSONL or YAML, relative to "
+                                  "this file) or inline under 'cases:'")
+        try:
+            if has_inline:
+                return inline_dataset(data["cases"], str(suite.path), getattr(data, "line", 1))
+            value = data["dataset"]
+            if not isinstance(value, str) or not value.strip():
+                raise fail("dataset", "expected a path to a .jsonl or .yaml file")
+            path = (suite.path.parent / value).resolve()
+            if not path.is_file():
+                raise fail("dataset", f"{path} does not exist")
+            return load_dataset(path, _LineLoader)
+        except GoldenError as exc:
+            raise fail("dataset", str(exc)) from None
+
+    @staticmethod
+    def _metrics(raw: Any, tolerance: float, fail: Fail) -> list[MetricSpec]:
+        known = sorted(BUILTIN_METRICS) + [f"{DEEPEVAL_PREFIX}NAME"]
+        if not isinstance(raw, list) or not raw:
+            raise fail("metrics", f"expected a non-empty list of metrics, from: {', '.join(known)}")
+        out: list[MetricSpec] = []
+        for position, item in enumerate(raw):
+            label = f"metrics[{position}]"
+            options: dict[str, Any] = {}
+            if isinstance(item, dict) and len(item) == 1:
+                (name, options), = item.items()
+                options = options or {}
+            else:
+                name = item
+            if not isinstance(name, str) or not isinstance(options, dict):
+                raise fail(label, "expected a metric name or '{name: {threshold, gate, tolerance}}'")
+            if name.startswith(DEEPEVAL_PREFIX):
+                from pytest_llmops import deepeval_bridge
+
+                try:
+                    extra = deepeval_bridge.validate_metric(name[len(DEEPEVAL_PREFIX):],
+                                                            {k: v for k, v in options.items()
+                                                             if k not in _METRIC_OPTIONS})
+                except ValueError as exc:
+                    raise fail(f"{label}.{name}", str(exc)) from None
+                default_threshold = 0.5
+            elif name in BUILTIN_METRICS:
+                unknown = set(options) - _METRIC_OPTIONS
+                if unknown:
+                    raise fail(f"{label}.{name}", f"unknown option {sorted(unknown)[0]!r}; expected "
+                                                  f"{sorted(_METRIC_OPTIONS)}")
+                extra = {}
+                default_threshold = BUILTIN_METRICS[name][1]
+            else:
+                raise fail(label, f"unknown metric {name!r}; known: {', '.join(known)}")
+            threshold = options.get("threshold", default_threshold)
+            metric_tolerance = options.get("tolerance", tolerance)
+            gate = options.get("gate", True)
+            for key, value in (("threshold", threshold), ("tolerance", metric_tolerance)):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    raise fail(f"{label}.{name}.{key}", f"expected a number in [0, 1], got {value!r}")
+            if not isinstance(gate, bool):
+                raise fail(f"{label}.{name}.gate", "expected true or false")
+            if any(m.name == name for m in out):
+                raise fail(label, f"metric {name!r} is listed twice")
+            out.append(MetricSpec(name=name, threshold=float(threshold), gate=gate,
+                                  tolerance=float(metric_tolerance), options=extra))
+        return out
+
+    # -- running -----------------------------------------------------------------------------
+    def prepare(self, item: "CaseItem") -> None:
+        llmops = item.llmops
+        if llmops.baseline_dir is None:
+            return
+        baseline = llmops.baseline_for(item.suite_name)  # BaselineError names the file and the fix
+        stored = baseline.get("provenance", {}).get("dataset_sha256")
+        mine = item.case.data["dataset_sha256"]
+        if stored != mine:
+            raise BaselineMismatch(
+                f"refusing to compare suite {item.suite_name!r}: its dataset ({item.case.data['dataset']}, sha256 "
+                f"{mine[:12]}) differs from the baseline's (sha256 {str(stored)[:12]}) in "
+                f"{llmops.baseline_dir}; rewrite the baseline with --llm-update-baseline on the current dataset")
+
+    def evaluate(self, item: "CaseItem", generations: list[Generation]) -> Evaluation:
+        data = item.case.data
+        row: GoldenRow = data["row"]
+        metrics: list[MetricSpec] = data["metrics"]
+        context = MetricContext(input_text=row.input or json.dumps(row.vars, sort_keys=True))
+        if data.get("judge"):
+            context.judge, context.judge_name = item.llmops.judge(data["judge"])
+        output = generations[0].text
+        scores = _score(metrics, output, row, context)
+        result: dict[str, Any] = {
+            "status": "no_baseline", "scores": scores,
+            "passed": {m.name: scores[m.name] >= m.threshold for m in metrics},
+            "metrics_config": {m.name: m.config() for m in metrics},
+            "suite_complete": getattr(item, "suite_complete", True),
+            "seed": item.suite.params.seed,
+            "provenance": {"model": item.alias, "fingerprint": item.llmops.engine.fingerprint(item.alias),
+                           "dataset_sha256": data["dataset_sha256"], "prompt_sha256": data["prompt_sha256"],
+                           "generation": item.case.params.as_dict()},
+        }
+        baseline = self._baseline_output(item)
+        if baseline is not None:
+            source, baseline_output = baseline
+            result["baseline_source"] = source
+            if source.startswith("file:"):
+                result["baseline_file"] = str(_baseline_file(item))  # the controller re-reads it for stale cases
+            if baseline_output is None:
+                result["status"] = "new"
+            else:
+                base_scores = _score(metrics, baseline_output, row, context)
+                result.update(status="compared", baseline={
+                    "output": baseline_output, "scores": base_scores,
+                    "passed": {m.name: base_scores[m.name] >= m.threshold for m in metrics}})
+                result["flips"] = {name: ("improved" if now else "regressed")
+                                   for name, now in result["passed"].items()
+                                   if now != result["baseline"]["passed"][name]}
+        return Evaluation(outcome="passed", fields={"regression": result})
+
+    @staticmethod
+    def _baseline_output(item: "CaseItem") -> tuple[str, str | None] | None:
+        """``(source, output)`` of the baseline for this case; output ``None`` for a new case."""
+        llmops = item.llmops
+        if llmops.baseline_alias is not None:
+            result = llmops.engine.generate_many(llmops.baseline_alias, item.kind.requests(item))[0]
+            if isinstance(result, InfraError):
+                raise result  # the baseline could not be asked: an infra error, not a regression
+            return f"model:{llmops.baseline_spec.raw}", result.text
+        if llmops.baseline_dir is not None:
+            baseline = llmops.baseline_for(item.suite_name)
+            entry = baseline["cases"].get(item.case.id)
+            return f"file:{llmops.relative_path(_baseline_file(item))}", entry.get("output") if entry else None
+        return None
+
+    def baseline_entry(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        result = record.get("regression")
+        if record.get("outcome") != "passed" or not isinstance(result, dict):
+            return None  # errored cases have no output to compare against
+        return result["provenance"], {"output": record.get("output"), "scores": result["scores"],
+                                      "passed": result["passed"]}
+
+    def aggregator(self) -> Aggregator:
+        from pytest_llmops.suites.regression.aggregate import RegressionAggregator
+
+        return RegressionAggregator()
+
+
+def _baseline_file(item: "CaseItem") -> Path:
+    from pytest_llmops.baseline import baseline_path
+
+    return baseline_path(Path(item.llmops.baseline_dir), item.suite_name)
+
+
+def _score(metrics: list[MetricSpec], output: str, row: GoldenRow, context: MetricContext) -> dict[str, float]:
+    return {m.name: round(float(scorer_for(m)(output, row, context)), 6) for m in metrics}
+
+
+def _prompt_hash(suite: "SuiteSpec") -> str:
+    """What turns a row into messages: the system prompt, the template and generation settings."""
+    parts = [suite.system or "", suite.prompt.read_text(encoding="utf-8") if suite.prompt else "",
+             json.dumps(suite.params.as_dict(), sort_keys=True)]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+KIND = RegressionKind()

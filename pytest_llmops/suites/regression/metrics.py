@@ -1,0 +1,215 @@
+"""Scoring functions of the regression suite: each maps (output, golden row) to a score in [0, 1].
+
+Deterministic metrics are computed here; ROUGE-L and BLEU come from ``rouge-score`` and
+``sacrebleu``; embedding similarity uses the shipped all-MiniLM-L6-v2; DeepEval metrics
+(``deepeval:NAME``) go through :mod:`pytest_llmops.deepeval_bridge`, judged by one of our
+model subjects. A case *passes* a metric when its score reaches the metric's threshold;
+McNemar's test works on those pass/fail flips, the bootstrap on the scores.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import string
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pytest_llmops.suites.regression.golden import GoldenRow
+
+Scorer = Callable[[str, GoldenRow, "MetricContext"], float]
+DEFAULT_TOLERANCE = 0.05
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric's scorer cannot run here (an optional extra is missing); the case errors."""
+
+
+@dataclass
+class MetricContext:
+    """What a scorer may need beyond the output and the row: a judge for model-graded metrics."""
+
+    judge: Callable[[str], str] | None = None
+    judge_name: str = ""
+    input_text: str = ""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as configured in a suite: how it scores, when a case passes, how it is gated."""
+
+    name: str
+    threshold: float
+    gate: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def config(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "gate": self.gate, "tolerance": self.tolerance}
+
+
+# -- normalisation ----------------------------------------------------------------------
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation})
+
+
+def normalize(text: str) -> str:
+    """Lowercase, NFKC, no punctuation or English articles, single spaces (SQuAD-style)."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _needs_refs(row: GoldenRow, metric: str) -> list[str]:
+    refs = row.references
+    if not refs:
+        raise ValueError(f"metric {metric!r} needs 'expected' (or 'accept') in row {row.id!r}")
+    return refs
+
+
+# -- scorers ------------------------------------------------------------------------------
+def exact_match(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    got = normalize(output)
+    return float(any(got == normalize(ref) for ref in _needs_refs(row, "exact_match")))
+
+
+def contains(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    got = f" {normalize(output)} "
+    return float(any(f" {normalize(ref)} " in got for ref in _needs_refs(row, "contains")))
+
+
+def regex(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    if row.pattern is None:
+        raise ValueError(f"metric 'regex' needs 'pattern' in row {row.id!r}")
+    return float(re.search(row.pattern, output) is not None)
+
+
+def token_f1(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    got = normalize(output).split()
+    best = 0.0
+    for ref in _needs_refs(row, "token_f1"):
+        want = normalize(ref).split()
+        common = sum((Counter(got) & Counter(want)).values())
+        if not got or not want or not common:
+            continue
+        precision, recall = common / len(got), common / len(want)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def _rouge() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def rouge_l(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    scorer = _rouge()
+    return max(scorer.score(ref, output)["rougeL"].fmeasure for ref in _needs_refs(row, "rouge_l"))
+
+
+def bleu(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    import sacrebleu
+
+    # Sentence BLEU with sacrebleu's default exponential smoothing, on the 0-1 scale.
+    return float(sacrebleu.sentence_bleu(output, _needs_refs(row, "bleu")).score) / 100.0
+
+
+def json_valid(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    from pytest_llmops.checks import extract_json
+
+    try:
+        extract_json(output)
+    except ValueError:
+        return 0.0
+    return 1.0
+
+
+def json_fields(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    """The share of ``expected_json`` fields the output's JSON object has with equal values."""
+    from pytest_llmops.checks import extract_json
+
+    if not row.expected_json:
+        raise ValueError(f"metric 'json_fields' needs 'expected_json' in row {row.id!r}")
+    try:
+        data = extract_json(output)
+    except ValueError:
+        return 0.0
+    if not isinstance(data, dict):
+        return 0.0
+    hits = sum(1 for key, value in row.expected_json.items() if _same(data.get(key), value))
+    return hits / len(row.expected_json)
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(want, str) and isinstance(got, str):
+        return normalize(got) == normalize(want)
+    return json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+def embedding_similarity(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    from pytest_llmops.embeddings import shared_embedder
+
+    embedder = shared_embedder()
+    return max(0.0, max(embedder.cosine(output, ref) for ref in _needs_refs(row, "embedding_similarity")))
+
+
+def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
+    """A scorer running DeepEval metric ``name`` with the suite's judge."""
+
+    def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+        from pytest_llmops import deepeval_bridge
+
+        if ctx.judge is None:
+            raise MetricUnavailable(f"deepeval:{name} needs a judge model")
+        try:
+            value, _reason = deepeval_bridge.score_with_deepeval(
+                name, options, input=ctx.input_text, actual_output=output, expected_output=row.expected,
+                retrieval_context=None, judge=ctx.judge, judge_name=ctx.judge_name)
+        except deepeval_bridge.DeepEvalUnavailable as exc:
+            raise MetricUnavailable(str(exc)) from None
+        return float(value)
+
+    return score
+
+
+# name -> (scorer, default pass threshold, row field it needs)
+BUILTIN_METRICS: dict[str, tuple[Scorer, float, str]] = {
+    "exact_match": (exact_match, 1.0, "expected"),
+    "contains": (contains, 1.0, "expected"),
+    "regex": (regex, 1.0, "pattern"),
+    "token_f1": (token_f1, 0.5, "expected"),
+    "rouge_l": (rouge_l, 0.5, "expected"),
+    "bleu": (bleu, 0.3, "expected"),
+    "json_valid": (json_valid, 1.0, ""),
+    "json_fields": (json_fields, 1.0, "expected_json"),
+    "embedding_similarity": (embedding_similarity, 0.8, "expected"),
+}
+DEEPEVAL_PREFIX = "deepeval:"
+
+
+def scorer_for(spec: MetricSpec) -> Scorer:
+    """The scoring function of a configured metric."""
+    if spec.name.startswith(DEEPEVAL_PREFIX):
+        return deepeval_scorer(spec.name[len(DEEPEVAL_PREFIX):], spec.options)
+    return BUILTIN_METRICS[spec.name][0]
+
+
+def required_field(name: str) -> str:
+    """The row field a metric reads ('' when it needs none)."""
+    if name.startswith(DEEPEVAL_PREFIX):
+        return ""
+    return BUILTIN_METRICS[name][2]
+
+
+def row_has(row: GoldenRow, needed: str) -> bool:
+    if needed == "expected":
+        return bool(row.references)
+    if needed == "pattern":
+        return row.pattern is not None
+    if needed == "expected_json":
+        return bool(row.expected_json)
+    return True

@@ -1,0 +1,101 @@
+"""Paired statistics for candidate vs baseline on the same cases.
+
+- Exact McNemar test on pass/fail: only discordant pairs carry information; under "no
+  change" each discordant pair is a fair coin, so the two-sided p-value is a binomial tail.
+- Paired bootstrap of the mean score delta (candidate minus baseline, higher is better):
+  resample cases with replacement, keep the pairing, take percentiles of the means.
+- A three-way decision against a declared tolerance, the non-inferiority margin:
+  ``non_inferior`` when the delta is shown to be above ``-tolerance``, ``regressed`` when it
+  is shown to be below it, ``inconclusive`` otherwise (too few cases to tell).
+- Holm's step-down correction across the gated metrics, so gating five metrics does not
+  give five chances to pass (or to fail) by luck.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+ALPHA_ONE_SIDED = 0.025  # each side of a two-sided 95% interval
+BOOTSTRAP_RESAMPLES = 2000
+DECISIONS = ("non_inferior", "inconclusive", "regressed")
+
+
+def mcnemar_exact(regressed: int, improved: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (1.0 when there are none)."""
+    n = regressed + improved
+    if n == 0:
+        return 1.0
+    k = min(regressed, improved)
+    # Summed in log space: math.comb(n, i) / 2**n overflows floats for large n.
+    log_half = n * math.log(0.5)
+    tail = sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half)
+               for i in range(k + 1))
+    return min(1.0, 2.0 * tail)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """The paired bootstrap of one metric's mean delta."""
+
+    delta: float
+    ci95: tuple[float, float]
+    #: one-sided p-values against the margin -tolerance (add-one estimates, never exactly 0)
+    p_noninferior: float  # small: the delta is above -tolerance
+    p_inferior: float  # small: the delta is below -tolerance
+
+
+def paired_bootstrap(deltas: Sequence[float], tolerance: float, seed: int = 0,
+                     resamples: int = BOOTSTRAP_RESAMPLES) -> BootstrapResult:
+    """Percentile bootstrap of ``mean(deltas)`` with one-sided tests against ``-tolerance``."""
+    import numpy as np
+
+    values = np.asarray(deltas, dtype=float)
+    n = len(values)
+    if n == 0:
+        raise ValueError("paired_bootstrap needs at least one paired case")
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    # Chunked so 10,000 cases x 2,000 resamples never holds 160 MB of indices at once.
+    step = max(1, 2_000_000 // n)
+    for start in range(0, resamples, step):
+        stop = min(resamples, start + step)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        means[start:stop] = values[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    margin = -tolerance
+    # Add-one: a bootstrap never proves a probability of exactly zero.
+    below = int(np.count_nonzero(means < margin))
+    at_or_above = resamples - below
+    return BootstrapResult(delta=float(values.mean()), ci95=(float(low), float(high)),
+                           p_noninferior=(below + 1) / (resamples + 1),
+                           p_inferior=(at_or_above + 1) / (resamples + 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def decide(p_noninferior: float, p_inferior: float, alpha: float = ALPHA_ONE_SIDED) -> str:
+    """``regressed``, ``non_inferior`` or ``inconclusive`` from (adjusted) one-sided p-values."""
+    if p_inferior < alpha:
+        return "regressed"
+    if p_noninferior < alpha:
+        return "non_inferior"
+    return "inconclusive"
+
+
+def worst(decisions: Sequence[str]) -> str:
+    """The suite's decision: regressed beats inconclusive beats non-inferior."""
+    if not decisions:
+        return "inconclusive"
+    return max(decisions, key=DECISIONS.index)
