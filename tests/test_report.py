@@ -13,7 +13,7 @@ from llmops_testutils import LlmProject, echo_log_lines, simple_suite
 
 SUITE = """
 suite: contract
-kind: regression
+kind: functional
 cases:
   - id: pass-1
     input: alpha beta
@@ -61,7 +61,7 @@ def test_report_matches_the_contract(project: LlmProject) -> None:
 
     assert list(report["suites"]) == ["contract"]
     suite = report["suites"]["contract"]
-    assert suite["kind"] == "regression"
+    assert suite["kind"] == "functional"
     assert suite["model"] == "m1"
     assert (suite["n"], suite["passed"], suite["failed"], suite["errors"]) == (3, 2, 1, 0)
     rate = suite["metrics"]["pass_rate"]
