@@ -10,7 +10,8 @@ import pytest
 
 from llmops_testutils import LlmProject
 
-HEAVY = ("torch", "transformers", "jinja2", "github", "openai", "deepeval", "scipy")
+HEAVY = ("torch", "transformers", "jinja2", "github", "openai", "deepeval", "scipy", "numpy", "sacrebleu",
+         "rouge_score", "nltk")
 
 DUMP_CONFTEST = """
 import json, os, sys

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report import charts
+from pytest_llmops.report.regression_table import compared_metrics
 from pytest_llmops.report.markdown import (
     check_blocks, check_rank, fmt_metric, fmt_number, group_cases, interval, is_number, is_problem, lower_is_better, problems_first,
     short_sha, totals, value_metrics,
@@ -284,7 +285,9 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
             "errors": suite.get("errors", "?"), "skipped": suite.get("skipped", 0),
             "pass_rate": fmt_metric(metrics.get("pass_rate")),
             "bad": bool(suite.get("failed") or suite.get("errors")),
-            "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"],
+            "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"]
+            + [(m, f"{d['decision']}; \u0394 {fmt_metric(d['delta'], 3)}; McNemar p {fmt_number(d.get('p_value'))}")
+               for m, d in compared_metrics(suite)],
             "cases": [_case_view(c) for c in shown.get(name, [])],
             "case_count": len(cases),
             "problem_count": problems,

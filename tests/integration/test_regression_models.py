@@ -1,0 +1,78 @@
+"""The regression suite on real models: A/A with SmolLM2, a corrupted SmolLM2 caught, and the
+shipped quantization demonstration (hf float32 baseline vs llama.cpp Q4_1 candidate)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_llmops.llama_server import LlamaServerUnavailable
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFTEST = "from pytest_llmops.testing import register_test_providers as llmops_register_providers\n"
+
+
+@pytest.fixture
+def golden_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The shipped golden suite and dataset, in a fresh project."""
+    shutil.copytree(ROOT / "evalsuites" / "regression", pytester.path / "evalsuites" / "regression")
+    shutil.copytree(ROOT / "fixtures" / "regression", pytester.path / "fixtures" / "regression")
+    pytester.makeconftest(CONFTEST)
+    return pytester
+
+
+def _suite(path: Path) -> dict:
+    report = json.loads((path / "llmops-report.json").read_text())
+    return report["suites"]["regression/golden_qa"]
+
+
+def test_same_greedy_model_twice_is_non_inferior_with_zero_flips(golden_project: pytest.Pytester) -> None:
+    update = golden_project.runpytest_subprocess("--llm-model=smollm2", "--llm-update-baseline", "evalsuites")
+    assert update.ret == 0
+    # The comparison regenerates every answer (no cache): the same greedy model, run twice.
+    compare = golden_project.runpytest_subprocess("--llm-model=smollm2", "--llm-baseline=reports/baseline",
+                                                  "--llm-cache=off", "--llm-report-dir=cmp", "evalsuites")
+    assert compare.ret == 0
+    metrics = _suite(golden_project.path / "cmp")["metrics"]
+    compared = [m for m in metrics.values() if isinstance(m, dict) and "delta" in m]
+    assert len(compared) == 6
+    assert all(m["decision"] == "non_inferior" and m["flips"]["improved"] == m["flips"]["regressed"] == 0
+               for m in compared), metrics
+    assert metrics["decision"] == "non_inferior"
+
+
+def test_corrupting_30_percent_of_smollm2_answers_is_a_regression(golden_project: pytest.Pytester) -> None:
+    result = golden_project.runpytest_subprocess("--llm-model=degrade:smollm2?rate=0.3&alias=degraded",
+                                                 "--llm-baseline-model=smollm2", "evalsuites")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*REGRESSION regression/golden_qa*regressed: delta*"])
+    metrics = _suite(golden_project.path / "reports")["metrics"]
+    assert metrics["decision"] == "regressed"
+    assert metrics["contains"]["decision"] == "regressed"
+    assert metrics["contains"]["flips"]["regressed"] > 0 and metrics["contains"]["flips"]["improved"] == 0
+
+
+def test_quantization_demo_answers_with_statistics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_llmops import quantization_demo
+
+    monkeypatch.chdir(ROOT)
+    try:
+        status = quantization_demo.main([str(ROOT / "evalsuites" / "regression"), "--report-dir", str(tmp_path),
+                                         "-p", "no:cacheprovider"])
+    except LlamaServerUnavailable as exc:
+        pytest.skip(str(exc))
+    out = capsys.readouterr().out
+    metrics = _suite(tmp_path)["metrics"]
+    assert metrics["decision"] in ("non_inferior", "inconclusive", "regressed")
+    # Whatever the answer, it is the statistics' answer and the exit status agrees with it.
+    assert status == (1 if metrics["decision"] == "regressed" else 0)
+    assert "Did quantization regress this model?" in out and "McNemar p" in out
+    models = {m["alias"]: m for m in json.loads((tmp_path / "llmops-report.json").read_text())["run"]["models"]}
+    assert models["smollm2-q4_1"]["spec"].startswith("openai:smollm2@http://127.0.0.1:")
+    assert models["baseline"]["role"] == "baseline" and models["baseline"]["spec"] == "smollm2"
