@@ -239,7 +239,7 @@ def _first_json_object(text: str) -> Any:
             return decoder.raw_decode(text, start)[0]
         except json.JSONDecodeError:
             start = text.find("{", start + 1)
-    raise ValueError("no JSON object in the answer")
+    raise ValueError("no complete JSON object in the answer")
 
 
 def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:
@@ -255,7 +255,12 @@ def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:
         data = _first_json_object(text)
         return schema.model_validate(data)
     except (ValueError, ValidationError) as exc:
-        why = str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc)
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "top level"
+            why = f"{exc.error_count()} schema error(s), first at {where}: {first['msg']}"
+        else:
+            why = str(exc)
         raise JudgeFailed(f"judge {judge_name} gave no usable JSON for DeepEval's {step} step ({why}); "
                           f"if the answer was cut short, allow the judge more max_new_tokens. "
                           f"Answer: {_excerpt(text)!r}") from exc

@@ -245,10 +245,10 @@ def test_missing_case_field_is_a_value_error() -> None:
 
 @needs_deepeval
 @pytest.mark.parametrize(("answer", "why"), [
-    ("Paris is the capital of France, so the statement is relevant.", "no JSON object"),
-    ('{"statements": ["Paris is the capital', "no JSON object"),  # cut short by max_new_tokens
-    ('{"statement": "Paris is the capital of France."}', "validation error"),
-    ('{"statements": "Paris"}', "validation error"),
+    ("Paris is the capital of France, so the statement is relevant.", "no complete JSON object"),
+    ('{"statements": ["Paris is the capital', "no complete JSON object"),  # cut short by max_new_tokens
+    ('{"statement": "Paris is the capital of France."}', "first at statements: Field required"),
+    ('{"statements": "Paris"}', "first at statements: Input should be a valid list"),
 ])
 def test_unusable_answer_is_judge_failed(answer: str, why: str) -> None:
     with pytest.raises(bridge.JudgeFailed, match=why) as info:
@@ -342,31 +342,38 @@ def test_no_files_no_network_telemetry_off(tmp_path: Path, monkeypatch: pytest.M
     assert telemetry_opt_out()
 
 
-FRESH_PROCESS = textwrap.dedent("""
+# Installed first in the fresh interpreters below: non-loopback connections and lookups fail
+# and are reported on stderr at once, so that attempts made at exit (a telemetry client's
+# final upload runs in an atexit hook) are seen too.
+NETWORK_GUARD = textwrap.dedent("""
     import json, socket, sys
-    attempts = []
+    def forbid(what):
+        sys.stderr.write(f"FORBIDDEN-NETWORK {what!r}\\n")
+        sys.stderr.flush()
     real_connect = socket.socket.connect
     def connect(self, address):
         if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1"):
-            attempts.append(repr(address))
+            forbid(address)
             raise OSError("forbidden")
         return real_connect(self, address)
     socket.socket.connect = connect
     real_getaddrinfo = socket.getaddrinfo
     def getaddrinfo(host, *args, **kwargs):
         if host not in ("127.0.0.1", "::1", "localhost", None):
-            attempts.append(repr(host))
+            forbid(host)
             raise socket.gaierror("forbidden")
         return real_getaddrinfo(host, *args, **kwargs)
     socket.getaddrinfo = getaddrinfo
+""")
+
+FRESH_PROCESS = NETWORK_GUARD + textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from test_deepeval_bridge import ScriptedJudge
     from pytest_llmops.deepeval_bridge import score_with_deepeval
     result = score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",
                                  actual_output="Paris is the capital of France.", expected_output=None,
                                  retrieval_context=None, judge=ScriptedJudge(), judge_name="scripted")
-    import atexit
-    atexit.register(lambda: print(json.dumps({"score": result[0], "attempts": attempts}), flush=True))
+    print(json.dumps({"score": result[0]}))
 """)
 
 
@@ -382,8 +389,34 @@ def test_fresh_process_leaves_no_files_in_cwd_or_home(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "script.py", str(Path(__file__).parent)], capture_output=True,
                          text=True, timeout=300, cwd=cwd, env=env, check=False)
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"score": 1.0, "attempts": []}
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"score": 1.0}
+    assert "FORBIDDEN-NETWORK" not in out.stderr
     (cwd / "script.py").unlink()
     leftovers = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert leftovers == ["cwd", "home"]
+
+
+@needs_deepeval
+def test_deepeval_imported_too_early_is_warned_about(tmp_path: Path) -> None:
+    """What DeepEval's own pytest plugin does: import deepeval before the bridge can opt out."""
+    code = NETWORK_GUARD + textwrap.dedent("""
+        import warnings
+        import deepeval  # telemetry still on: this import makes .deepeval/ in the cwd
+        sys.path.insert(0, sys.argv[1])
+        from test_deepeval_bridge import ScriptedJudge
+        from pytest_llmops.deepeval_bridge import score_with_deepeval
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",
+                                actual_output="Paris.", expected_output=None, retrieval_context=None,
+                                judge=ScriptedJudge(), judge_name="scripted")
+        print([str(w.message) for w in caught])
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPEVAL_", "CONFIDENT_"))}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "run pytest with '-p no:deepeval' or set DEEPEVAL_TELEMETRY_OPT_OUT=1" in out.stdout
+    assert "FORBIDDEN-NETWORK" not in out.stderr  # opted out in time for the exit-time upload
+    assert (tmp_path / ".deepeval").is_dir()  # why: the documented reason for '-p no:deepeval'
