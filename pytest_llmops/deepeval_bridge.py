@@ -31,6 +31,7 @@ import functools
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -231,14 +232,20 @@ def _excerpt(text: str) -> str:
 
 
 def _first_json_object(text: str) -> Any:
-    """The first JSON object in ``text`` (judges often wrap it in prose or code fences)."""
+    """The first complete top-level JSON object in ``text``.
+
+    Judges wrap JSON in prose or code fences, and small ones repeat it. Candidates are the
+    first ``{`` and any ``{`` opening a line; an object nested in a cut-off one is never a
+    candidate, so a truncated answer cannot pass as its inner part.
+    """
     decoder = json.JSONDecoder()
-    start = text.find("{")
-    while start != -1:
+    first = text.find("{")
+    starts = sorted({first, *(m.start() for m in re.finditer(r"(?m)^\{", text))}) if first != -1 else []
+    for start in starts:
         try:
             return decoder.raw_decode(text, start)[0]
         except json.JSONDecodeError:
-            start = text.find("{", start + 1)
+            continue
     raise ValueError("no complete JSON object in the answer")
 
 

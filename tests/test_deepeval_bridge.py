@@ -247,6 +247,7 @@ def test_missing_case_field_is_a_value_error() -> None:
 @pytest.mark.parametrize(("answer", "why"), [
     ("Paris is the capital of France, so the statement is relevant.", "no complete JSON object"),
     ('{"statements": ["Paris is the capital', "no complete JSON object"),  # cut short by max_new_tokens
+    ('{"answer": {"statements": ["Paris is the capital of France."]}', "no complete JSON object"),  # inner part
     ('{"statement": "Paris is the capital of France."}', "first at statements: Field required"),
     ('{"statements": "Paris"}', "first at statements: Input should be a valid list"),
 ])
@@ -420,3 +421,14 @@ def test_deepeval_imported_too_early_is_warned_about(tmp_path: Path) -> None:
     assert "run pytest with '-p no:deepeval' or set DEEPEVAL_TELEMETRY_OPT_OUT=1" in out.stdout
     assert "FORBIDDEN-NETWORK" not in out.stderr  # opted out in time for the exit-time upload
     assert (tmp_path / ".deepeval").is_dir()  # why: the documented reason for '-p no:deepeval'
+
+
+@needs_deepeval
+def test_json_is_found_in_prose_fences_and_repeats() -> None:
+    from deepeval.metrics.answer_relevancy.schema import Statements
+
+    wanted = Statements(statements=["Paris."])
+    for text in ('Sure! {"statements": ["Paris."]} Hope this helps.',
+                 '```json\n{\n  "statements": ["Paris."]\n}\n```',
+                 '{"statements": ["Par\n\nJSON:\n{"statements": ["Paris."]}'):  # cut, then repeated whole
+        assert bridge.parse_judge_answer(text, Statements, "j") == wanted
