@@ -26,5 +26,18 @@ def _hf_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, with DeepEval's own pytest plugin blocked in the inner runs.
+
+    Where the deepeval extra is installed, that plugin imports deepeval at the start of
+    every pytest run (and makes `.deepeval/` there); the project's code imports it lazily,
+    only when a DeepEval metric is used. Inner runs do not read our pyproject's addopts,
+    and pytester clears PYTEST_ADDOPTS when it starts, so it is set here, after it.
+    """
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:deepeval")
+    return pytester
+
+
+@pytest.fixture
 def project(pytester: pytest.Pytester) -> LlmProject:
     return LlmProject(pytester)
