@@ -29,6 +29,7 @@ from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.specs import ModelSpec, SpecError, parse_spec
 
 RECORD_KEY = pytest.StashKey[dict]()
+JUDGE_MAX_NEW_TOKENS = 512
 SUBJECT_KEY = pytest.StashKey[Any]()
 
 
@@ -215,7 +216,12 @@ class LlmopsSession:
             engine.add_model(spec)
             alias = spec.alias
         subject = ModelSubject(engine, alias, self.default_params)
-        return subject.generate, f"{alias} ({engine.spec(alias).raw})"
+
+        def ask(prompt: str) -> str:
+            # Graders answer in JSON with reasons: the run's default token budget cuts them off.
+            return subject.generate(prompt, max_new_tokens=JUDGE_MAX_NEW_TOKENS)
+
+        return ask, f"{alias} ({engine.spec(alias).raw})"
 
     def subject_for(self, item: pytest.Item, alias: str) -> Any:
         from pytest_llmops.subjects import ModelSubject

@@ -209,3 +209,29 @@ def test_inline_cases_and_scores_without_a_baseline(project: LlmProject) -> None
     assert metrics["json_valid"]["mean"] == 0.5 and metrics["json_fields"]["mean"] == 0.5
     cases = project.cases()
     assert cases["one[a]"]["regression"]["scores"] == {"json_valid": 1.0, "json_fields": 1.0}
+
+
+def test_deepeval_metric_needs_a_judge_and_reports_a_missing_extra_as_an_error(reg: LlmProject) -> None:
+    reg.suite("qa", SUITE.replace("  - contains\n", "  - deepeval:AnswerRelevancyMetric\n"))
+    result = reg.run("--llm-model=echo:a")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*field 'judge': DeepEval metrics need 'judge: SPEC'*"])
+
+    reg.suite("qa", SUITE.replace("  - contains\n", "  - deepeval:AnswerRelevancyMetric\n") + "judge: echo:j\n")
+    try:
+        import deepeval  # noqa: F401
+    except ImportError:
+        result = reg.run("--llm-model=echo:a", "-k", "q01")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*pytest-llmops?deepeval?*"])
+        (case,) = reg.report()["cases"]
+        assert case["outcome"] == "error" and "deepeval" in case["error"]
+    else:  # pragma: no cover - where the extra is installed, tests/test_deepeval_bridge.py covers scoring
+        pytest.skip("deepeval is installed here")
+
+
+def test_deepeval_metric_needing_retrieval_context_is_refused(reg: LlmProject) -> None:
+    reg.suite("qa", SUITE.replace("  - contains\n", "  - deepeval:FaithfulnessMetric\n") + "judge: echo:j\n")
+    result = reg.run("--llm-model=echo:a")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*needs a retrieval context*"])

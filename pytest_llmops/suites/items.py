@@ -159,7 +159,15 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         start = time.perf_counter()
-        verdict = self.kind.evaluate(self, self.generations)
+        try:
+            verdict = self.kind.evaluate(self, self.generations)
+        except Exception as exc:
+            # Scoring broke (a judge's unusable answer, a missing extra): the case is an error
+            # in the report, never silently dropped, and never a pass or a model failure.
+            label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
+            self._keep_record(self._record("error", checks=[], error=f"{label}: {exc}",
+                                           seconds=time.perf_counter() - start))
+            raise
         record = self._record(verdict.outcome, checks=verdict.checks, seconds=time.perf_counter() - start)
         record.update(verdict.fields)
         self._keep_record(record)

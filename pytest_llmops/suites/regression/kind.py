@@ -124,12 +124,15 @@ class RegressionKind(SuiteKind):
             if name.startswith(DEEPEVAL_PREFIX):
                 from pytest_llmops import deepeval_bridge
 
+                short = name[len(DEEPEVAL_PREFIX):]
                 try:
-                    extra = deepeval_bridge.validate_metric(name[len(DEEPEVAL_PREFIX):],
-                                                            {k: v for k, v in options.items()
-                                                             if k not in _METRIC_OPTIONS})
+                    extra = deepeval_bridge.validate_metric(short, {k: v for k, v in options.items()
+                                                                    if k not in _METRIC_OPTIONS})
                 except ValueError as exc:
                     raise fail(f"{label}.{name}", str(exc)) from None
+                if "retrieval_context" in deepeval_bridge._needed_fields(short, extra):
+                    raise fail(f"{label}.{name}", "needs a retrieval context, which golden rows do not have; "
+                                                  "use metrics that judge input, output and expected output")
                 default_threshold = 0.5
             elif name in BUILTIN_METRICS:
                 unknown = set(options) - _METRIC_OPTIONS
@@ -210,6 +213,7 @@ class RegressionKind(SuiteKind):
         """``(source, output)`` of the baseline for this case; output ``None`` for a new case."""
         llmops = item.llmops
         if llmops.baseline_alias is not None:
+            llmops.ensure_prefetched(llmops.baseline_alias)  # every baseline answer in one batched pass
             result = llmops.engine.generate_many(llmops.baseline_alias, item.kind.requests(item))[0]
             if isinstance(result, InfraError):
                 raise result  # the baseline could not be asked: an infra error, not a regression

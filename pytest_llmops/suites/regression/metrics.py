@@ -163,6 +163,8 @@ def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
     def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
         from pytest_llmops import deepeval_bridge
 
+        # JudgeFailed (the judge's answers were unusable) propagates: the case is an error,
+        # neither a pass nor a low score.
         if ctx.judge is None:
             raise MetricUnavailable(f"deepeval:{name} needs a judge model")
         try:
