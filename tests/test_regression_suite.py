@@ -205,7 +205,7 @@ def test_inline_cases_and_scores_without_a_baseline(project: LlmProject) -> None
     """)
     project.run("--llm-model=echo:a").assert_outcomes(passed=2)
     metrics = _suite(project)["metrics"]
-    assert "decision" not in metrics  # nothing to compare against
+    assert metrics["decision"] == "inconclusive" and "no baseline" in metrics["decision_reason"]
     assert metrics["json_valid"]["mean"] == 0.5 and metrics["json_fields"]["mean"] == 0.5
     cases = project.cases()
     assert cases["one[a]"]["regression"]["scores"] == {"json_valid": 1.0, "json_fields": 1.0}

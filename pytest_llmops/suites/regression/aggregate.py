@@ -65,7 +65,12 @@ class RegressionAggregator(Aggregator):
             out[name] = {"mean": _mean(scores), "pass_rate": rate_metric(passes, len(scores)),
                          **self.config[name]}
         if self.source is None:
-            return out  # nothing to compare against: scores only, no decision
+            # Scores only. Without a baseline "did it regress?" has no answer, which a gate
+            # must see as inconclusive rather than as a missing metric or a pass.
+            out["decision"] = "inconclusive"
+            out["decision_reason"] = ("no baseline: run with --llm-baseline DIR or --llm-baseline-model SPEC "
+                                      "(store one with --llm-update-baseline)")
+            return out
         paired = sorted(self.baseline)
         out["baseline"] = {"source": self.source, "compared": len(paired), "new": len(self.new),
                            "new_cases": sorted(self.new)[:MAX_LISTED_IDS], **self._stale()}
