@@ -157,11 +157,18 @@ def test_new_and_stale_cases(reg: LlmProject) -> None:
 
 
 def test_partial_update_merges_into_the_existing_baseline(reg: LlmProject) -> None:
+    path = reg.path / "reports/baseline/qa.json"
     reg.run("--llm-model=echo:a", "--llm-update-baseline")
+    data = json.loads(path.read_text())
+    data["cases"]["left-over"] = {"output": "x", "scores": {}, "passed": {}}
+    path.write_text(json.dumps(data))
     reg.run("--llm-model=echo:b", "--llm-update-baseline", "-k", "q05")
-    stored = json.loads((reg.path / "reports/baseline/qa.json").read_text())
-    assert len(stored["cases"]) == N_ROWS
+    stored = json.loads(path.read_text())
+    assert len(stored["cases"]) == N_ROWS + 1 and "left-over" in stored["cases"]
     assert stored["provenance"]["model"] == "b"
+    # A whole-suite update replaces the file: the case that no longer exists is gone.
+    reg.run("--llm-model=echo:b", "--llm-update-baseline")
+    assert sorted(json.loads(path.read_text())["cases"]) == [f"q{i:02d}" for i in range(N_ROWS)]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -206,7 +206,9 @@ class RegressionKind(SuiteKind):
                 result["flips"] = {name: ("improved" if now else "regressed")
                                    for name, now in result["passed"].items()
                                    if now != result["baseline"]["passed"][name]}
-        return Evaluation(outcome="passed", fields={"regression": result})
+        # suite_complete at the top of the record: the baseline writer merges partial runs.
+        return Evaluation(outcome="passed", fields={"regression": result,
+                                                    "suite_complete": result["suite_complete"]})
 
     @staticmethod
     def _baseline_output(item: "CaseItem") -> tuple[str, str | None] | None:
