@@ -89,6 +89,8 @@ class _Builtins:
         register(FUNCTIONAL)
         register(adversarial.KIND)
         register(metamorphic.KIND)
+        from pytest_llmops.suites.garak import KIND as GARAK_KIND
+        register(GARAK_KIND)
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
