@@ -56,6 +56,11 @@ def _version_in(python: str) -> str | None:
     return _VERSIONS[python]
 
 
+def garak_installed() -> bool:
+    """Whether garak is installed for this interpreter (found, not imported)."""
+    return importlib.util.find_spec("garak") is not None
+
+
 def find_garak(configured: str | None) -> GarakPython:
     """The interpreter to run garak with.
 
@@ -74,7 +79,7 @@ def find_garak(configured: str | None) -> GarakPython:
         if version is None:
             raise GarakRunError(f"{where} {named!r} has no garak installed (pip install garak=={TESTED_VERSION})")
         return GarakPython(path, version, True)
-    if importlib.util.find_spec("garak") is None:
+    if not garak_installed():
         raise GarakUnavailable(
             f"garak is not installed for {sys.executable} (pip install 'pytest-llmops[garak]'), and neither the "
             f"suite's garak_python nor ${GARAK_PYTHON_ENV} names an interpreter that has it")
