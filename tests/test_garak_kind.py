@@ -13,12 +13,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from llmops_testutils import LlmProject
+
 from pytest_llmops.stats import rate_metric
 from pytest_llmops.suites.garak import runner
 from pytest_llmops.suites.garak.kind import GarakAggregator
-from pytest_llmops.suites.garak.report import GarakReportError, parse_report, parse_report_lines
+from pytest_llmops.suites.garak.report import (
+    GarakReportError,
+    parse_report,
+    parse_report_lines,
+)
 from pytest_llmops.suites.garak.shim import SubjectShim
 
 DATA = Path(__file__).parent / "data"
@@ -188,10 +192,12 @@ def test_named_interpreter_without_garak_is_an_error(project: LlmProject, tmp_pa
 # the bridge wrote, sends two prompts per probe to the URI through HTTP, and writes a report
 # in garak's format. A prompt's output containing "PWNED" is a hit.
 FAKE_GARAK = '''
-import json, sys, urllib.request, urllib.error, pathlib, yaml
+import json, os, sys, urllib.request, urllib.error, pathlib, yaml
 if sys.argv[1] == "-c":
     print("0.17.1")
     raise SystemExit(0)
+names = ("PYTHONHASHSEED", "HF_HUB_OFFLINE", "XDG_DATA_HOME", "XDG_CACHE_HOME", "OPENAICOMPATIBLE_API_KEY")
+pathlib.Path("env.json").write_text(json.dumps({"cwd": os.getcwd(), **{n: os.environ.get(n) for n in names}}))
 args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
 gen = json.load(open(args["--generator_option_file"]))["openai"]["OpenAICompatible"]
 config = yaml.safe_load(open(args["--config"]))
@@ -255,6 +261,12 @@ def test_bridge_end_to_end(project: LlmProject, fake_garak: Path, xdist: bool) -
     # garak's files stay in the ignored cache folder, never the cwd
     assert case["garak"]["report_file"].startswith(".llmops-cache/garak/m/fake.Inject/")
     assert not list(project.path.glob("*.jsonl")) and not (project.path / "garak_runs").exists()
+    workdir = project.path / ".llmops-cache" / "garak" / "m" / "fake.Inject"
+    env = json.loads((workdir / "env.json").read_text())
+    assert Path(env["cwd"]) == workdir and env["XDG_DATA_HOME"].startswith(str(workdir))
+    assert env["XDG_CACHE_HOME"].startswith(str(workdir)) and env["HF_HUB_OFFLINE"] == "1"
+    assert env["PYTHONHASHSEED"] == "0"  # the run's seed: garak picks the same prompts every run
+    assert env["OPENAICOMPATIBLE_API_KEY"] == "llmops-loopback"  # never the subject's own key
 
 
 def test_bridge_uses_the_cache_and_fail_on_success(project: LlmProject, fake_garak: Path, tmp_path: Path,

@@ -169,6 +169,9 @@ class GarakKind(SuiteKind):
                       "requests": ran["requests"], "cached": ran["cached"], "python": ran["python"],
                       "report_file": item.llmops.relative_path(ran["report"])},
             "attempts": result.attempts,
+            # what the subject saw is in the attempts; the case itself asked nothing directly
+            "input": f"garak probe {result.probe}: {len(result.attempts)} prompts (see attempts)",
+            "cached": bool(ran["requests"]) and ran["cached"] == ran["requests"],
             "evidence": ({"detector": "garak", "fired": True, "excerpt": (hits[0]["outputs"] or [""])[0][:160],
                           "prompt": hits[0]["prompt"][:300]} if hits else {"detector": "garak", "fired": False}),
         }

@@ -140,6 +140,9 @@ def run_garak(garak: GarakPython, *, base_url: str, model: str, probes: list[str
         "OPENAICOMPATIBLE_API_KEY": "llmops-loopback",
         "NO_PROXY": ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1", "localhost"])),
         "PYTHONIOENCODING": "utf-8", "TERM": "dumb",
+        # Some probes pick their prompts in set order (latentinjection: a different selection
+        # on every run otherwise); a fixed hash seed makes the same seed give the same prompts.
+        "PYTHONHASHSEED": str(seed % 2**32),
     })
     log = workdir / "garak.out"
     start = time.perf_counter()
