@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suites", nargs="?", default="evalsuites/regression", help="regression suites to run")
     parser.add_argument("--report-dir", default="reports/quantization", help="where the report goes")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
-    args = parser.parse_args(argv)
+    # Anything else on the command line goes to pytest (e.g. -p no:cacheprovider, -k capital).
+    args, pytest_args = parser.parse_known_args(argv)
     report_dir = Path(args.report_dir)
     with LlamaServer(report_dir / "llama-server.log") as server:
         command = [sys.executable, "-m", "pytest", args.suites, f"--llm-model={server.spec}?alias={CANDIDATE_ALIAS}",
-                   "--llm-baseline-model=smollm2", f"--llm-report-dir={report_dir}", "-q", *args.pytest_args]
+                   "--llm-baseline-model=smollm2", f"--llm-report-dir={report_dir}", "-q", *pytest_args]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         print("$", " ".join(command), flush=True)
         status = subprocess.run(command, env=env, check=False).returncode

@@ -548,7 +548,7 @@ class LlmopsSession:
 
 # The headline metric of a suite kind, shown in the terminal table.
 _KEY_METRICS = (("attack_success_rate", "attack success"), ("violation_rate", "violations"),
-                ("pass_rate", "pass rate"))
+                ("garak_pass_rate", "garak pass rate"), ("pass_rate", "pass rate"))
 
 
 def _key_metric(metrics: dict[str, Any]) -> str:
