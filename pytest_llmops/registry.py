@@ -89,6 +89,9 @@ class _Builtins:
         register(FUNCTIONAL)
         register(adversarial.KIND)
         register(metamorphic.KIND)
+        from pytest_llmops.suites import latency
+
+        register(latency.KIND)
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:

@@ -34,7 +34,7 @@ def rate_metric(successes: int, n: int) -> dict[str, Any]:
 # Percentiles and distribution-free bounds for latency samples (used by suites/latency).
 # (Kept at the end of the module, import included, so this section merges cleanly.)
 
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
