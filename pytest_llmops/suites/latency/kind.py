@@ -141,6 +141,7 @@ class LatencyKind(SuiteKind):
             "latency": latency, "output": first.text if first else None,
             "output_tokens": first.output_tokens if first else None,
             "finish_reason": first.finish_reason if first else None,
+            "suite_complete": item.suite_complete,  # a partial run merges into a stored baseline
         }
         exceeded = [r for r in rows if r["verdict"] == "exceeded"]
         failure = "\n".join(f"{r['metric']} {r['percentile']}: lower 95% bound {r['lb95']} ms > budget "
