@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pytest_llmops.hookspecs import hookimpl
 from pytest_llmops.providers.base import GenerationRequest, InfraError

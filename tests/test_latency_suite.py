@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from llmops_testutils import LlmProject
 
 CLOCK_SOURCE = Path(__file__).with_name("latency_clock.py").read_text(encoding="utf-8")
