@@ -39,6 +39,12 @@ class OpenAITimer(Timer):
         client = AsyncOpenAI(base_url=provider.base_url, api_key=key, timeout=provider.timeout, max_retries=0)
         gate = asyncio.Semaphore(concurrency)
         try:
+            try:
+                # Open a pooled connection first, so the first timed request does not pay for the
+                # TCP (and TLS) handshake that every later request skips.
+                await client.models.list()
+            except Exception:  # noqa: BLE001, S110 - a server without /models is still measured
+                pass
             start = time.perf_counter()
             results = await asyncio.gather(*(self._one(client, gate, r) for r in requests), return_exceptions=True)
             wall = time.perf_counter() - start
