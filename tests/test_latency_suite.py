@@ -16,6 +16,8 @@ environments:
     on_inconclusive: block
     checks:
       - "latency/*: ttft_ms.p95.ub95 <= 2000"
+      - "latency/*: budget.verdict != exceeded"
+      - "latency/*: goodput.lb95 >= 0.9"
 """
 
 
@@ -72,6 +74,7 @@ def test_metrics_shape_bounds_and_a_passing_dev_gate(project: LlmProject) -> Non
     gate = json.loads((project.path / "reports" / "gate-dev.json").read_text())
     assert gate["decision"] == "ALLOW"
     assert gate["checks"][0]["status"] == "PASS" and gate["checks"][0]["bound"] == pytest.approx(160.0)
+    assert [c["status"] for c in gate["checks"]] == ["PASS", "PASS", "PASS"]
 
 
 def test_too_few_samples_for_the_p95_bound_is_inconclusive_not_a_pass(project: LlmProject) -> None:

@@ -131,6 +131,11 @@ class LatencyKind(SuiteKind):
                    "evidence": f"{r['verdict']}: value {r['value']}, 95% bounds [{r['lb95']}, {r['ub95']}] "
                                f"vs budget {r['budget_ms']} ms"} for r in rows]
         first = result.get("first")
+        if first is not None:
+            # The first measured answer stands for the case in records and failure reports.
+            item.generation = Generation(text=first.text, output_tokens=first.output_tokens,
+                                         finish_reason=first.finish_reason, seconds=first.end)
+            item.generations = [item.generation]
         latency = {k: v for k, v in result.items() if k != "first"}
         latency.update(set=data["set"], prompts=len(data["prompts"]), output_tokens=data["output_tokens"],
                        fixed_output=data["fixed_output"], warmup=data["warmup"], budget_env=env, budgets=budgets,
