@@ -81,6 +81,9 @@ def test_summary_bounds_and_inconclusive_below_59() -> None:
     assert enough["p95"]["ub95"] == 59.0 and "inconclusive" not in enough["p95"]
     assert enough["min"] == 1.0 and enough["max"] == 59.0 and enough["mean"] == 30.0
     assert summarize([])["p95"]["ub95"] == "inconclusive"
+    # The median with a two-sided distribution-free 95% interval (what diffs compare).
+    assert enough["value"] == 30.0 and enough["ci95"][0] < 30.0 < enough["ci95"][1]
+    assert summarize([1.0, 2.0, 3.0])["ci95"] is None  # too few for a 95% interval of the median
 
 
 def test_budget_verdicts_are_three_way() -> None:

@@ -2,7 +2,7 @@
 
 A summary of one metric (``ttft_ms``...)::
 
-    {"n", "mean", "std", "min", "max",
+    {"n", "mean", "std", "min", "max", "value" (the median), "ci95" (its 95% interval),
      "p50": {"value", "ub95", "lb95", "needs_n"}, "p90": ..., "p95": ..., "p99": ...,
      "samples": [...]}
 
@@ -50,6 +50,12 @@ def summarize(values: Sequence[float], keep_samples: bool = True) -> dict[str, A
                    min=_r(min(values)), max=_r(max(values)))
     else:
         out.update(mean=None, std=None, min=None, max=None)
+    # ``value``/``ci95``: the median with a distribution-free two-sided 95% interval (order
+    # statistics at 97.5% each side), so diffs and PR comments show latency like other metrics.
+    low = stats.quantile_lower_bound(values, 0.5, 0.975) if values else None
+    high = stats.quantile_upper_bound(values, 0.5, 0.975) if values else None
+    out["value"] = _r(stats.percentile(values, 0.5)) if values else None
+    out["ci95"] = [_r(low), _r(high)] if low is not None and high is not None else None
     for name, q in PERCENTILES.items():
         out[name] = percentile_entry(values, q) if values else {"value": None, "ub95": INCONCLUSIVE,
                                                                 "inconclusive": True}
