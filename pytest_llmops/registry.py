@@ -84,13 +84,14 @@ class _Builtins:
     def llmops_register_suite_kinds(self, register: Callable[..., None]) -> None:
         from pytest_llmops.suites.kinds import FUNCTIONAL
 
-        from pytest_llmops.suites import adversarial, garak, metamorphic, regression
+        from pytest_llmops.suites import adversarial, garak, latency, metamorphic, regression
 
         register(FUNCTIONAL)
         register(adversarial.KIND)
         register(metamorphic.KIND)
         register(regression.KIND)
         register(garak.KIND)
+        register(latency.KIND)
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
