@@ -554,6 +554,12 @@ _KEY_METRICS = (("attack_success_rate", "attack success"), ("violation_rate", "v
 def _key_metric(metrics: dict[str, Any]) -> str:
     if isinstance(metrics.get("decision"), str):
         return f"decision {metrics['decision']}"
+    ttft = metrics.get("ttft_ms")
+    p95 = ttft.get("p95") if isinstance(ttft, dict) else None
+    if isinstance(p95, dict) and isinstance(p95.get("value"), (int, float)):
+        bound = p95.get("ub95")
+        shown = f"{bound:.0f}" if isinstance(bound, (int, float)) else str(bound)
+        return f"TTFT p95 {p95['value']:.0f} ms (ub95 {shown}, n={ttft.get('n')})"
     for key, label in _KEY_METRICS:
         rate = metrics.get(key)
         if isinstance(rate, dict) and "ci95" in rate:

@@ -75,6 +75,8 @@ def test_metrics_shape_bounds_and_a_passing_dev_gate(project: LlmProject) -> Non
     assert gate["decision"] == "ALLOW"
     assert gate["checks"][0]["status"] == "PASS" and gate["checks"][0]["bound"] == pytest.approx(160.0)
     assert [c["status"] for c in gate["checks"]] == ["PASS", "PASS", "PASS"]
+    # The terminal table's key metric for a latency suite is its p95 TTFT with the bound.
+    result.stdout.fnmatch_lines(["latency/demo*TTFT p95 * ms (ub95 160, n=60)"])
 
 
 def test_too_few_samples_for_the_p95_bound_is_inconclusive_not_a_pass(project: LlmProject) -> None:
@@ -85,6 +87,7 @@ def test_too_few_samples_for_the_p95_bound_is_inconclusive_not_a_pass(project: L
     assert metrics["ttft_ms"]["n"] == 40
     assert metrics["ttft_ms"]["p95"]["ub95"] == "inconclusive" and metrics["ttft_ms"]["p95"]["needs_n"] == 59
     assert metrics["budget"]["verdict"] == "inconclusive"
+    result.stdout.fnmatch_lines(["latency/demo*TTFT p95 * ms (ub95 inconclusive, n=40)"])
     gate = json.loads((project.path / "reports" / "gate-dev.json").read_text())
     assert gate["checks"][0]["status"] == "INCONCLUSIVE"
     assert gate["decision"] == "BLOCK"  # on_inconclusive: block
