@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 Z95 = 1.959963984540054
@@ -32,9 +33,6 @@ def rate_metric(successes: int, n: int) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- latency
 # Percentiles and distribution-free bounds for latency samples (used by suites/latency).
-# (Kept at the end of the module, import included, so this section merges cleanly.)
-
-from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:

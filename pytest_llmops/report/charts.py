@@ -11,6 +11,8 @@ import math
 from html import escape
 from typing import Any, Iterable, Sequence
 
+from pytest_llmops.stats import percentile
+
 WIDTH = 640
 LABEL_W = 210
 RIGHT_PAD = 70
@@ -286,11 +288,4 @@ def trend_chart(title: str, runs: Sequence[str], series: Iterable[tuple[str, Seq
     return "".join(parts)
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values (``q`` in 0..1)."""
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
-
-
-__all__ = ["interval_bars", "pass_rate_chart", "delta_chart", "cdf_chart", "trend_chart", "percentile"]
+__all__ = ["interval_bars", "pass_rate_chart", "delta_chart", "cdf_chart", "trend_chart"]

@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
+
+from pytest_llmops.stats import binomial_cdf
 
 ALPHA_ONE_SIDED = 0.025  # each side of a two-sided 95% interval
 BOOTSTRAP_RESAMPLES = 2000
@@ -27,12 +28,7 @@ def mcnemar_exact(regressed: int, improved: int) -> float:
     n = regressed + improved
     if n == 0:
         return 1.0
-    k = min(regressed, improved)
-    # Summed in log space: math.comb(n, i) / 2**n overflows floats for large n.
-    log_half = n * math.log(0.5)
-    tail = sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half)
-               for i in range(k + 1))
-    return min(1.0, 2.0 * tail)
+    return min(1.0, 2.0 * binomial_cdf(min(regressed, improved), n, 0.5))
 
 
 @dataclass(frozen=True)
