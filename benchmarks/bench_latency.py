@@ -39,7 +39,7 @@ def _prompts(per_set: int) -> list[str]:
 def overhead(rounds: int, tokens: int, per_set: int) -> None:
     from pytest_llmops.providers.base import GenerationParams, GenerationRequest
     from pytest_llmops.providers.hf import HFProvider
-    from pytest_llmops.specs import parse_spec
+    from pytest_llmops.core.specs import parse_spec
     from pytest_llmops.suites.latency.timing_hf import HFTimer
 
     provider = HFProvider(parse_spec("smollm2"))
@@ -79,10 +79,10 @@ def overhead(rounds: int, tokens: int, per_set: int) -> None:
 def ttft_agreement(rounds: int, tokens: int, per_set: int) -> None:
     from openai import OpenAI
 
-    from pytest_llmops.llama_server import LlamaServer
+    from pytest_llmops.integrations.llama_server import LlamaServer
     from pytest_llmops.providers.base import GenerationParams, GenerationRequest
     from pytest_llmops.providers.openai_provider import OpenAIProvider
-    from pytest_llmops.specs import parse_spec
+    from pytest_llmops.core.specs import parse_spec
     from pytest_llmops.suites.latency.timing_openai import OpenAITimer
 
     requests = [GenerationRequest.prompt(p, params=GenerationParams(max_new_tokens=tokens)) for p in _prompts(per_set)]

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from pytest_llmops.specs import ModelSpec, SpecError, argparse_spec, parse_spec
+from pytest_llmops.core.specs import ModelSpec, SpecError, argparse_spec, parse_spec
 
 if TYPE_CHECKING:
     from pytest_llmops.session import LlmopsSession
-    from pytest_llmops.subjects import ModelSubject, PromptTemplate
+    from pytest_llmops.core.subjects import ModelSubject, PromptTemplate
 
 CACHE_MODES = ("rw", "read", "off", "refresh")
 DEFAULT_SUITE_GLOBS = ("*.eval.yaml", "*.eval.yml")
@@ -86,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_seed", "seed for sampling and seeded suites", default="0")
     parser.addini("llm_prompt", "default prompt template for llm_prompt", default="")
     parser.addini("llm_rag_pipeline", "RAG pipeline as module:attribute",
-                  default="pytest_llmops.rag_example:make_pipeline")
+                  default="pytest_llmops.core.rag_default:make_pipeline")
     parser.addini("llm_suite_files", "glob patterns of YAML suite files", type="args",
                   default=list(DEFAULT_SUITE_GLOBS))
     parser.addini("llm_cache_dir", "response cache folder, relative to the rootdir", default=".llmops-cache")

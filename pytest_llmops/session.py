@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from pytest_llmops import __version__
-from pytest_llmops.cache import ResponseCache
-from pytest_llmops.engine import Engine, ModelStats
+from pytest_llmops.core.cache import ResponseCache
+from pytest_llmops.core.engine import Engine, ModelStats
 from pytest_llmops.plugin import baseline_settings, setting
 from pytest_llmops.providers.base import GenerationParams, InfraError
-from pytest_llmops.registry import Registry, build_registry, make_plugin_manager
+from pytest_llmops.core.registry import Registry, build_registry, make_plugin_manager
 from pytest_llmops.publish import Published, junit_properties, publish
 from pytest_llmops.report.json_report import ReportBuilder
-from pytest_llmops.specs import ModelSpec, SpecError, parse_spec
+from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 
 RECORD_KEY = pytest.StashKey[dict]()
 JUDGE_MAX_NEW_TOKENS = 512
@@ -109,9 +109,9 @@ class LlmopsSession:
     def baseline_for(self, suite: str) -> dict[str, Any]:
         """The stored baseline of ``suite`` (``--llm-baseline``), read once per run.
 
-        Raises :class:`~pytest_llmops.baseline.BaselineError` when it is missing or unreadable.
+        Raises :class:`~pytest_llmops.core.baseline.BaselineError` when it is missing or unreadable.
         """
-        from pytest_llmops.baseline import BaselineError, load_baseline
+        from pytest_llmops.core.baseline import BaselineError, load_baseline
 
         if self.baseline_dir is None:
             raise BaselineError("no --llm-baseline folder was given")
@@ -202,7 +202,7 @@ class LlmopsSession:
         The judge's generations go through the engine and the cache like any other, so a
         rerun does not pay for grading again.
         """
-        from pytest_llmops.subjects import ModelSubject
+        from pytest_llmops.core.subjects import ModelSubject
 
         engine = self.engine
         if spec_or_alias in engine.aliases:
@@ -224,14 +224,14 @@ class LlmopsSession:
         return ask, f"{alias} ({engine.spec(alias).raw})"
 
     def subject_for(self, item: pytest.Item, alias: str) -> Any:
-        from pytest_llmops.subjects import ModelSubject
+        from pytest_llmops.core.subjects import ModelSubject
 
         subject = ModelSubject(self.engine, alias, self.default_params)
         item.stash[SUBJECT_KEY] = subject
         return subject
 
     def prompt_for(self, item: pytest.Item) -> Any:
-        from pytest_llmops.subjects import PromptTemplate
+        from pytest_llmops.core.subjects import PromptTemplate
 
         marker = item.get_closest_marker("llm_prompt")
         if marker is not None and marker.args:
@@ -253,7 +253,7 @@ class LlmopsSession:
 
     def _shared_rag(self, target: str, alias: str) -> tuple[Any, Any]:
         """The pipeline named ``target`` over model ``alias``, built once per run, and its subject."""
-        from pytest_llmops.subjects import ModelSubject, build_rag_pipeline
+        from pytest_llmops.core.subjects import ModelSubject, build_rag_pipeline
 
         key = f"{target}|{alias}"
         if key not in self._rag_cache:
@@ -269,7 +269,7 @@ class LlmopsSession:
 
     def template(self, path: Path) -> Any:
         """A prompt template loaded once per run."""
-        from pytest_llmops.subjects import PromptTemplate
+        from pytest_llmops.core.subjects import PromptTemplate
 
         if path not in self._templates:
             self._templates[path] = PromptTemplate(path)
@@ -396,7 +396,7 @@ class LlmopsSession:
         if entry is None:
             return
         if self._baseline_writer is None:
-            from pytest_llmops.baseline import BaselineWriter
+            from pytest_llmops.core.baseline import BaselineWriter
 
             self._baseline_writer = BaselineWriter(self.report_dir / "baseline")
         header, case_entry = entry

@@ -17,9 +17,9 @@ import hashlib
 import os
 from typing import Any, Callable, Sequence
 
-from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.core.hookspecs import hookimpl
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.specs import ModelSpec
+from pytest_llmops.core.specs import ModelSpec
 
 
 class EchoProvider:
@@ -76,7 +76,7 @@ class DegradingProvider:
     """
 
     def __init__(self, spec: ModelSpec) -> None:
-        from pytest_llmops.specs import parse_spec
+        from pytest_llmops.core.specs import parse_spec
 
         self.spec = spec
         self.alias = spec.alias
@@ -90,7 +90,7 @@ class DegradingProvider:
         if inner.provider == "echo":
             self.inner: Any = EchoProvider(inner)
         else:
-            from pytest_llmops.registry import default_registry
+            from pytest_llmops.core.registry import default_registry
 
             self.inner = default_registry().create_provider(inner)
 

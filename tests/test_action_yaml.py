@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from github_stub import GitHubStub
-from pytest_llmops.github import sticky_marker
+from pytest_llmops.integrations.github import sticky_marker
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action" / "action.yml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmops_testutils import LlmProject, echo_log_lines, simple_suite
-from pytest_llmops.cache import ResponseCache, cache_key
+from pytest_llmops.core.cache import ResponseCache, cache_key
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest
 
 N = 7

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops import deepeval_bridge as bridge
+from pytest_llmops.integrations.deepeval import bridge as bridge
 from pytest_llmops.providers.base import InfraError
 
 needs_deepeval = pytest.mark.skipif(
@@ -136,7 +136,7 @@ def test_validate_returns_what_the_metric_is_built_with() -> None:
 
 def test_names_and_options_do_not_import_deepeval() -> None:
     code = ("import sys\n"
-            "import pytest_llmops.deepeval_bridge as b\n"
+            "import pytest_llmops.integrations.deepeval.bridge as b\n"
             "b.known_metrics(); b.validate_metric('GEval', {'criteria': 'c'})\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'deepeval'))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
@@ -147,7 +147,7 @@ def test_names_and_options_do_not_import_deepeval() -> None:
 def test_without_deepeval_the_error_says_how_to_install(tmp_path: Path) -> None:
     code = ("import sys\n"
             "sys.modules['deepeval'] = None  # as if not installed\n"
-            "from pytest_llmops.deepeval_bridge import score_with_deepeval, DeepEvalUnavailable\n"
+            "from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval, DeepEvalUnavailable\n"
             "try:\n"
             "    score_with_deepeval('AnswerRelevancyMetric', {}, input='q', actual_output='a',\n"
             "                        expected_output=None, retrieval_context=None, judge=str, judge_name='j')\n"
@@ -370,7 +370,7 @@ NETWORK_GUARD = textwrap.dedent("""
 FRESH_PROCESS = NETWORK_GUARD + textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from test_deepeval_bridge import ScriptedJudge
-    from pytest_llmops.deepeval_bridge import score_with_deepeval
+    from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval
     result = score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",
                                  actual_output="Paris is the capital of France.", expected_output=None,
                                  retrieval_context=None, judge=ScriptedJudge(), judge_name="scripted")
@@ -405,7 +405,7 @@ def test_deepeval_imported_too_early_is_warned_about(tmp_path: Path) -> None:
         import deepeval  # telemetry still on: this import makes .deepeval/ in the cwd
         sys.path.insert(0, sys.argv[1])
         from test_deepeval_bridge import ScriptedJudge
-        from pytest_llmops.deepeval_bridge import score_with_deepeval
+        from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_llmops.report.diff import diff_reports, metric_change
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 from test_render_markdown import assert_markdown_is_inert
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from llmops_testutils import LlmProject
 
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.garak import runner
 from pytest_llmops.suites.garak.kind import GarakAggregator
 from pytest_llmops.suites.garak.report import (

@@ -15,12 +15,12 @@ from pytest_llmops.gates import (
     evaluate_gate,
     format_gate_table,
     gate_artifact,
-    gate_main,
     load_gate_config,
     parse_check,
     write_gate_artifact,
 )
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.cli.gate import gate_main
+from pytest_llmops.core.stats import rate_metric
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,10 +15,10 @@ from typing import Any, Iterator
 import pytest
 
 from github_stub import GitHubStub
-from pytest_llmops.github import (
+from pytest_llmops.integrations.github import (
     COMMENT_LIMIT, comment_main, commit_status, pr_number_from_event, sticky_marker,
 )
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 from test_render_markdown import HOSTILE, assert_markdown_is_inert
 

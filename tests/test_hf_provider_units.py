@@ -9,7 +9,7 @@ import pytest
 from pytest_llmops.providers import device as device_mod
 from pytest_llmops.providers.base import Generation, GenerationParams
 from pytest_llmops.providers.hf import HFOptionError, HFProvider
-from pytest_llmops.specs import parse_spec
+from pytest_llmops.core.specs import parse_spec
 
 
 def test_options_are_validated() -> None:

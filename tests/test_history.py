@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report.history import append_history, read_history, summarize
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 
 def report(started: str = "2026-01-01T00:00:00+00:00", passed: int = 9, gate: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_llmops.report.html import render_html
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 WIDTH, HEIGHT = 1280, 2000

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from pytest_llmops import stats
+from pytest_llmops.core import stats
 
 
 def _binomial_cdf_exact(k: int, n: int, p: Fraction) -> Fraction:

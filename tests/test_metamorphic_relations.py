@@ -68,7 +68,7 @@ def test_embedding_cosine(monkeypatch: pytest.MonkeyPatch) -> None:
         def cosine(self, a: str, b: str) -> float:
             return 0.9 if a.split()[0] == b.split()[0] else 0.1
 
-    from pytest_llmops import embeddings
+    from pytest_llmops.checks import embeddings
 
     monkeypatch.setattr(embeddings, "shared_embedder", lambda: FakeEmbedder())
     assert check("embedding-cosine", "Paris is big", "Paris is large", {"threshold": 0.8}).holds is True

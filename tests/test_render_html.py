@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report.html import TEMPLATE_DIR, TEMPLATE_NAME, render_html
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 HOSTILE = [
     "<script>alert(1)</script>",

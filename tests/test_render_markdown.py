@@ -9,7 +9,7 @@ import pytest
 
 from pytest_llmops.report.markdown import render_markdown
 from pytest_llmops.report.safe_text import ZWSP, md_code, md_fence, md_text
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -7,7 +7,7 @@ from llmops_testutils import ECHO_CONFTEST, LlmProject
 KIND_CONFTEST = ECHO_CONFTEST + '''
 from pytest_llmops.hookspecs import hookimpl
 from pytest_llmops.providers.base import GenerationRequest
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator, Evaluation, SuiteKind
 from pytest_llmops.suites.suite_file import CaseSpec
 
@@ -99,7 +99,7 @@ def test_unknown_kind_lists_the_known_ones(project: LlmProject) -> None:
 
 def test_a_plugin_check_replaces_the_builtin_of_the_same_name(project: LlmProject) -> None:
     project.pytester.makeconftest(ECHO_CONFTEST + '''
-from pytest_llmops.checks import Check
+from pytest_llmops.checks.builtin import Check
 from pytest_llmops.hookspecs import hookimpl
 
 

@@ -9,13 +9,13 @@ from typing import Any, Sequence
 
 import pytest
 
-from pytest_llmops.cache import ResponseCache
-from pytest_llmops.checks import BUILTIN_CHECKS, extract_json
-from pytest_llmops.engine import Engine
+from pytest_llmops.core.cache import ResponseCache
+from pytest_llmops.checks.builtin import BUILTIN_CHECKS, extract_json
+from pytest_llmops.core.engine import Engine
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
 from pytest_llmops.report.json_report import ReportBuilder
-from pytest_llmops.specs import SPEC_FORMS, SpecError, parse_spec
-from pytest_llmops.stats import rate_metric, wilson_interval
+from pytest_llmops.core.specs import SPEC_FORMS, SpecError, parse_spec
+from pytest_llmops.core.stats import rate_metric, wilson_interval
 from pytest_llmops.testing import EchoProvider
 
 # -- stats ------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ Only the standard library and PyYAML are imported here: the plugin and the ``llm
 command load this module on every run.
 """
 
-from pytest_llmops.gates.cli import gate_main
 from pytest_llmops.gates.config import (
     ALLOW, BLOCK, FAIL, GATE_FILE, INCONCLUSIVE, MISSING, PASS, SKIPPED, CheckSpec, EnvConfig, GateConfig,
     GateConfigError, load_gate_config, parse_check, parse_gate_config,
@@ -29,5 +28,5 @@ from pytest_llmops.gates.evaluate import (
 __all__ = [
     "ALLOW", "BLOCK", "FAIL", "GATE_FILE", "INCONCLUSIVE", "MISSING", "PASS", "SKIPPED", "CheckSpec", "EnvConfig",
     "GateConfig", "GateConfigError", "GateResult", "evaluate_gate", "format_gate_table", "gate_artifact",
-    "gate_main", "load_gate_config", "parse_check", "parse_gate_config", "resolve_metric", "write_gate_artifact",
+    "load_gate_config", "parse_check", "parse_gate_config", "resolve_metric", "write_gate_artifact",
 ]

@@ -18,7 +18,7 @@ from pytest_llmops.providers.model_store import (
     smollm2_gguf_path,
     weights_digest,
 )
-from pytest_llmops.specs import ModelSpec
+from pytest_llmops.core.specs import ModelSpec
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16", "fp32", "fp16", "bf16")
 _ON = ("1", "on", "true", "yes")

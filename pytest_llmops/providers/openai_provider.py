@@ -16,7 +16,7 @@ import time
 from typing import Any, Sequence
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.specs import ModelSpec
+from pytest_llmops.core.specs import ModelSpec
 
 _OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries")
 

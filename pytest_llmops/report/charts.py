@@ -11,7 +11,7 @@ import math
 from html import escape
 from typing import Any, Iterable, Sequence
 
-from pytest_llmops.stats import percentile
+from pytest_llmops.core.stats import percentile
 
 WIDTH = 640
 LABEL_W = 210

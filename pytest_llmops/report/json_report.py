@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pytest_llmops.report import SCHEMA_VERSION
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 

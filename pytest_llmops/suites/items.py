@@ -147,7 +147,7 @@ class CaseItem(pytest.Item):
             raise
 
     def _run_rag(self) -> None:
-        from pytest_llmops.subjects import check_rag_result
+        from pytest_llmops.core.subjects import check_rag_result
 
         result = self.llmops.rag_answer(self)
         if isinstance(result, InfraError):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmops.llama_server import LlamaServer as _LlamaServer
-from pytest_llmops.llama_server import LlamaServerUnavailable
+from pytest_llmops.integrations.llama_server import LlamaServer as _LlamaServer
+from pytest_llmops.integrations.llama_server import LlamaServerUnavailable
 
 
 class LlamaServer(_LlamaServer):

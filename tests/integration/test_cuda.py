@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow,
 def test_smollm2_on_cuda_bf16_matches_batch_and_reports_gpu() -> None:
     from pytest_llmops.providers.base import GenerationParams, GenerationRequest
     from pytest_llmops.providers.hf import HFProvider
-    from pytest_llmops.specs import parse_spec
+    from pytest_llmops.core.specs import parse_spec
 
     provider = HFProvider(parse_spec("smollm2?dtype=bf16"))  # device=auto picks CUDA
     provider.load()

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops.deepeval_bridge import JudgeFailed, score_with_deepeval
+from pytest_llmops.integrations.deepeval.bridge import JudgeFailed, score_with_deepeval
 from pytest_llmops.providers.base import GenerationParams, GenerationRequest
 from pytest_llmops.providers.hf import HFProvider
-from pytest_llmops.specs import parse_spec
+from pytest_llmops.core.specs import parse_spec
 
 pytestmark = [
     pytest.mark.slow,

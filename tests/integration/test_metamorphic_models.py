@@ -9,7 +9,7 @@ import pytest
 
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest
 from pytest_llmops.providers.hf import HFProvider
-from pytest_llmops.specs import parse_spec
+from pytest_llmops.core.specs import parse_spec
 from pytest_llmops.suites.metamorphic.core import builtin_tables, resolve_relation
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_llmops.providers.base import GenerationParams, GenerationRequest, InfraError
 from pytest_llmops.providers.openai_provider import OpenAIProvider
-from pytest_llmops.specs import parse_spec
+from pytest_llmops.core.specs import parse_spec
 
 pytestmark = pytest.mark.slow
 

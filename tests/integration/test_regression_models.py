@@ -3,13 +3,14 @@ shipped quantization demonstration (hf float32 baseline vs llama.cpp Q4_1 candid
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from pytest_llmops.llama_server import LlamaServerUnavailable
+from pytest_llmops.integrations.llama_server import LlamaServerUnavailable
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,11 @@ def test_corrupting_30_percent_of_smollm2_answers_is_a_regression(golden_project
 
 def test_quantization_demo_answers_with_statistics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_llmops import quantization_demo
+    # The demo lives outside the installed package, under benchmarks/.
+    spec = importlib.util.spec_from_file_location("quantization_demo", ROOT / "benchmarks" / "quantization_demo.py")
+    assert spec is not None and spec.loader is not None
+    quantization_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quantization_demo)
 
     monkeypatch.chdir(ROOT)
     try:

@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llmops.checks import detect_refusal
+from pytest_llmops.checks.builtin import detect_refusal
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
 

@@ -60,7 +60,7 @@ class AdversarialKind(SuiteKind):
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
               fail: Fail, registry: Any) -> list[CaseSpec]:
         if registry is None:
-            from pytest_llmops.registry import default_registry
+            from pytest_llmops.core.registry import default_registry
 
             registry = default_registry()
         attacks_known = registry.extensions.get("attacks", {})
@@ -277,7 +277,7 @@ class AdversarialKind(SuiteKind):
         return uses
 
     def _passages(self, corpus: Path | None, suite: SuiteSpec, fail: Fail) -> list[str]:
-        from pytest_llmops.rag_example import load_corpus
+        from pytest_llmops.core.rag_default import load_corpus
 
         corpus = corpus or find_upwards(suite.path.parent, "fixtures/rag/corpus.yaml")
         if corpus is None:
@@ -318,7 +318,7 @@ class AdversarialKind(SuiteKind):
 
     @staticmethod
     def _template(path: Path, variables: dict[str, Any], field: str, fail: Fail) -> Any:
-        from pytest_llmops.subjects import PromptTemplate
+        from pytest_llmops.core.subjects import PromptTemplate
 
         sentinel = "\x00llmops-input\x00"
         try:

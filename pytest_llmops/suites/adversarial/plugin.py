@@ -1,6 +1,6 @@
 """The built-in attacks, strategies and detectors, registered through the same hooks as plugins.
 
-``pytest_llmops.registry.make_plugin_manager`` registers this module with the ``llmops``
+``pytest_llmops.core.registry.make_plugin_manager`` registers this module with the ``llmops``
 plugin manager; a third-party package does the same from its own module (an ``llmops``
 entry point, a pytest plugin or a ``conftest.py``), see ``docs/adversarial.md``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.core.hookspecs import hookimpl
 
 
 @hookimpl

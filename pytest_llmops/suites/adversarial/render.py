@@ -5,7 +5,7 @@ Everything is rendered when the suite is collected, so every case is one plain c
 
 RAG subjects: the suite does not call a pipeline object (it could not slip a poisoned
 document into someone else's retriever). It reproduces the prompt of the example pipeline
-(:mod:`pytest_llmops.rag_example`: its ``SYSTEM`` prompt and numbered ``Context:`` block)
+(:mod:`pytest_llmops.core.rag_default`: its ``SYSTEM`` prompt and numbered ``Context:`` block)
 over a corpus (default ``fixtures/rag/corpus.yaml``), retrieving the top-k passages by
 keyword overlap, and inserts the poisoned document (or the planted record) at the chosen
 position among them.
@@ -43,8 +43,8 @@ class Subject:
 
     def messages(self, case: AttackCase, payload: str) -> tuple[str | None, str, list[str] | None]:
         """``(system, user, contexts)`` for ``case`` with its (strategy-transformed) ``payload``."""
-        from pytest_llmops.rag_example import SYSTEM as RAG_SYSTEM
-        from pytest_llmops.rag_example import ExampleRagPipeline
+        from pytest_llmops.core.rag_default import SYSTEM as RAG_SYSTEM
+        from pytest_llmops.core.rag_default import ExampleRagPipeline
 
         contexts: list[str] | None = None
         if case.document is not None:

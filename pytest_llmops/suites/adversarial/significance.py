@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pytest_llmops.stats import wilson_interval
+from pytest_llmops.core.stats import wilson_interval
 
 ALPHA = 0.05
 

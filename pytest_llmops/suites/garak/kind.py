@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator, Evaluation, Fail, SuiteKind
 from pytest_llmops.suites.suite_file import CaseSpec
 

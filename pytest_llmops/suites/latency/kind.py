@@ -89,7 +89,7 @@ class LatencyKind(SuiteKind):
 
     def _baseline(self, item: CaseItem, timer: Any) -> tuple[Any, dict[str, Any] | None]:
         """The baseline model's timer (interleaved), or the stored samples of ``--llm-baseline``."""
-        from pytest_llmops.baseline import BaselineError
+        from pytest_llmops.core.baseline import BaselineError
         from pytest_llmops.suites.latency.timing import timer_for
 
         session = item.llmops

@@ -7,7 +7,7 @@ A summary of one metric (``ttft_ms``...)::
      "samples": [...]}
 
 ``ub95`` is the distribution-free upper 95% bound of that percentile (an order statistic,
-see :func:`pytest_llmops.stats.upper_bound_rank`); with fewer samples than ``needs_n`` it
+see :func:`pytest_llmops.core.stats.upper_bound_rank`); with fewer samples than ``needs_n`` it
 is the string ``"inconclusive"`` and the percentile carries ``"inconclusive": true``, which
 gates read as INCONCLUSIVE, never as a pass.
 """
@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_llmops import stats
+from pytest_llmops.core import stats
 from pytest_llmops.suites.latency.workload import PERCENTILES, request_budget
 
 INCONCLUSIVE = "inconclusive"

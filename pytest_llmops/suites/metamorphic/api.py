@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import yaml
 
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.metamorphic.core import (
     CaseVerdict,
     make_followups,

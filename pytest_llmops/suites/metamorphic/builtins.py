@@ -1,6 +1,6 @@
 """The built-in perturbations and relations, registered through the llmops hooks like any plugin's.
 
-``pytest_llmops.registry.make_plugin_manager`` registers this module. Its hooks run first
+``pytest_llmops.core.registry.make_plugin_manager`` registers this module. Its hooks run first
 (``tryfirst``), so a plugin that registers a perturbation or relation under a built-in name
 replaces the built-in.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.core.hookspecs import hookimpl
 
 
 def all_perturbations() -> list[Any]:

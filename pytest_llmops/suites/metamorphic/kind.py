@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import yaml
 
 from pytest_llmops.providers.base import GenerationRequest, InfraError
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator, Evaluation, SuiteKind
 from pytest_llmops.suites.metamorphic.core import (
     CaseVerdict,
@@ -58,7 +58,7 @@ TOP_KEYS = frozenset({"relations", "fail_on_violation", "lexicon", "reader"})
 BLOCK_KEYS = frozenset({"id", "family", "description", "perturbation", "perturbations", "variants", "relation",
                         "template", "system", "field", "inputs", "inputs_from", "limit", "generation",
                         "fail_on_violation", "example_format", "distractors", "tags"})
-DEFAULT_READER = "pytest_llmops.rag_example:ExampleRagPipeline.prompt"
+DEFAULT_READER = "pytest_llmops.core.rag_default:ExampleRagPipeline.prompt"
 DEFAULT_FIELD = {"model": "text", "prompt": "input", "rag": "question"}
 DEFAULT_EXAMPLE_FORMAT = "Input: {text}\nOutput: {label}"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -183,7 +183,7 @@ class MetamorphicKind(SuiteKind):
         subject = suite.subject
         prompt_template = None
         if subject == "prompt":
-            from pytest_llmops.subjects import PromptTemplate
+            from pytest_llmops.core.subjects import PromptTemplate
 
             try:
                 prompt_template = PromptTemplate(suite.prompt)  # type: ignore[arg-type]
@@ -193,7 +193,7 @@ class MetamorphicKind(SuiteKind):
         if data.get("reader") is not None and subject != "rag":
             raise fail("reader", "only used with 'subject: rag'")
         if subject == "rag" and suite.system is None and data.get("reader") is None:
-            from pytest_llmops.rag_example import SYSTEM
+            from pytest_llmops.core.rag_default import SYSTEM
 
             suite.system = SYSTEM
         prefix = data.get("suite") or "metamorphic"

@@ -276,7 +276,7 @@ class EmbeddingCosine(Relation):
         if normalize(a) == normalize(b):
             score = 1.0
         else:
-            from pytest_llmops.embeddings import shared_embedder
+            from pytest_llmops.checks.embeddings import shared_embedder
 
             score = shared_embedder().cosine(a, b)
         threshold = float(options.get("threshold", 0.8))

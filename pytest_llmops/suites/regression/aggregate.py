@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator
 from pytest_llmops.suites.regression.paired import decide, holm, mcnemar_exact, paired_bootstrap, worst
 

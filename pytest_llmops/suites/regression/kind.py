@@ -122,7 +122,7 @@ class RegressionKind(SuiteKind):
             if not isinstance(name, str) or not isinstance(options, dict):
                 raise fail(label, "expected a metric name or '{name: {threshold, gate, tolerance}}'")
             if name.startswith(DEEPEVAL_PREFIX):
-                from pytest_llmops import deepeval_bridge
+                from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge
 
                 short = name[len(DEEPEVAL_PREFIX):]
                 try:
@@ -240,7 +240,7 @@ class RegressionKind(SuiteKind):
 
 
 def _baseline_file(item: "CaseItem") -> Path:
-    from pytest_llmops.baseline import baseline_path
+    from pytest_llmops.core.baseline import baseline_path
 
     return baseline_path(Path(item.llmops.baseline_dir), item.suite_name)
 

@@ -2,7 +2,7 @@
 
 Deterministic metrics are computed here; ROUGE-L and BLEU come from ``rouge-score`` and
 ``sacrebleu``; embedding similarity uses the shipped all-MiniLM-L6-v2; DeepEval metrics
-(``deepeval:NAME``) go through :mod:`pytest_llmops.deepeval_bridge`, judged by one of our
+(``deepeval:NAME``) go through :mod:`pytest_llmops.integrations.deepeval.bridge`, judged by one of our
 model subjects. A case *passes* a metric when its score reaches the metric's threshold;
 McNemar's test works on those pass/fail flips, the bootstrap on the scores.
 """
@@ -119,7 +119,7 @@ def bleu(output: str, row: GoldenRow, ctx: MetricContext) -> float:
 
 
 def json_valid(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-    from pytest_llmops.checks import extract_json
+    from pytest_llmops.checks.builtin import extract_json
 
     try:
         extract_json(output)
@@ -130,7 +130,7 @@ def json_valid(output: str, row: GoldenRow, ctx: MetricContext) -> float:
 
 def json_fields(output: str, row: GoldenRow, ctx: MetricContext) -> float:
     """The share of ``expected_json`` fields the output's JSON object has with equal values."""
-    from pytest_llmops.checks import extract_json
+    from pytest_llmops.checks.builtin import extract_json
 
     if not row.expected_json:
         raise ValueError(f"metric 'json_fields' needs 'expected_json' in row {row.id!r}")
@@ -151,7 +151,7 @@ def _same(got: Any, want: Any) -> bool:
 
 
 def embedding_similarity(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-    from pytest_llmops.embeddings import shared_embedder
+    from pytest_llmops.checks.embeddings import shared_embedder
 
     embedder = shared_embedder()
     return max(0.0, max(embedder.cosine(output, ref) for ref in _needs_refs(row, "embedding_similarity")))
@@ -161,7 +161,7 @@ def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
     """A scorer running DeepEval metric ``name`` with the suite's judge."""
 
     def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-        from pytest_llmops import deepeval_bridge
+        from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge
 
         # JudgeFailed (the judge's answers were unusable) propagates: the case is an error,
         # neither a pass nor a low score.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_llmops.stats import binomial_cdf
+from pytest_llmops.core.stats import binomial_cdf
 
 ALPHA_ONE_SIDED = 0.025  # each side of a two-sided 95% interval
 BOOTSTRAP_RESAMPLES = 2000

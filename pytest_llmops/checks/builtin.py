@@ -259,7 +259,7 @@ class Similar(Check):
         return {"value": arg["value"], "threshold": float(threshold)}
 
     def evaluate(self, output: str, arg: Any, context: dict[str, Any]) -> CheckResult:
-        from pytest_llmops.embeddings import shared_embedder
+        from pytest_llmops.checks.embeddings import shared_embedder
 
         score = shared_embedder().cosine(output, arg["value"])
         ok = score >= arg["threshold"]

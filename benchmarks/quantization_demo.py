@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_llmops.llama_server import LlamaServer
+from pytest_llmops.integrations.llama_server import LlamaServer
 from pytest_llmops.report.regression_table import compared_metrics
 
 CANDIDATE_ALIAS = "smollm2-q4_1"

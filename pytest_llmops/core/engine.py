@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from pytest_llmops.cache import ResponseCache, cache_key
+from pytest_llmops.core.cache import ResponseCache, cache_key
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.specs import ModelSpec
+from pytest_llmops.core.specs import ModelSpec
 
 CHUNK_SIZE = 64
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from pytest_llmops.engine import Engine
+from pytest_llmops.core.engine import Engine
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, Message
 
 

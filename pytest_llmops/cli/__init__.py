@@ -61,11 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         "job summary (see llmops comment --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "gate":
-        from pytest_llmops.gates import gate_main
+        from pytest_llmops.cli.gate import gate_main
 
         return gate_main(argv[1:])
     if argv and argv[0] == "comment":
-        from pytest_llmops.github import comment_main
+        from pytest_llmops.integrations.github import comment_main
 
         return comment_main(argv[1:])
     args = parser.parse_args(argv)

@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterable
 
 import pluggy
 
-from pytest_llmops import hookspecs
-from pytest_llmops.specs import SPEC_FORMS, ModelSpec, SpecError
+from pytest_llmops.core import hookspecs
+from pytest_llmops.core.specs import SPEC_FORMS, ModelSpec, SpecError
 
 ProviderFactory = Callable[[ModelSpec], Any]
 EXTENSION_GROUPS = ("attacks", "strategies", "detectors", "perturbations", "relations")
@@ -95,7 +95,7 @@ class _Builtins:
 
     @hookspecs.hookimpl
     def llmops_register_checks(self, register: Callable[..., None]) -> None:
-        from pytest_llmops.checks import BUILTIN_CHECKS
+        from pytest_llmops.checks.builtin import BUILTIN_CHECKS
 
         for check in BUILTIN_CHECKS:
             register(check)

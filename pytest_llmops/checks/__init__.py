@@ -1,0 +1,1 @@
+"""Built-in YAML checks and the embedding model they use."""

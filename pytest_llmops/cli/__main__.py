@@ -1,0 +1,3 @@
+from pytest_llmops.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The ``llmops`` pluggy project: extension points for third-party packages and conftests.
+
+Implement a hook with ``@pytest_llmops.hookimpl`` in a module published under the
+``llmops`` entry-point group, or in any pytest plugin or ``conftest.py``::
+
+    from pytest_llmops.hookspecs import hookimpl
+
+    @hookimpl
+    def llmops_register_providers(register):
+        register("echo", EchoProvider, form="echo:ANYTHING")
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+PROJECT = "llmops"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def llmops_register_providers(register: Callable[..., None]) -> None:
+    """Register model providers: ``register(name, factory, form=...)``.
+
+    ``factory(spec: ModelSpec) -> Provider`` is called lazily, the first time a model of
+    that provider is needed; ``form`` is shown in the usage error for unknown specs.
+    """
+
+
+@hookspec
+def llmops_register_checks(register: Callable[..., None]) -> None:
+    """Register YAML checks: ``register(check)`` with an object that has ``name``,
+    ``validate(arg) -> arg`` (raise ``ValueError`` on bad arguments) and
+    ``evaluate(output: str, arg, context: dict) -> CheckResult``.
+    """
+
+
+@hookspec
+def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
+    """Register suite kinds: ``register(kind)`` with a
+    :class:`~pytest_llmops.suites.kinds.SuiteKind` (``name``, ``parse``, ``requests``,
+    ``evaluate``, ``aggregator``). YAML files with ``kind: NAME`` then use it.
+    """
+
+
+@hookspec
+def llmops_register_attacks(register: Callable[..., None]) -> None:
+    """Adversarial suite: register attacks, ``register(attack)`` (an object with a ``name``)."""
+
+
+@hookspec
+def llmops_register_strategies(register: Callable[..., None]) -> None:
+    """Adversarial suite: register obfuscation strategies that compose with any attack."""
+
+
+@hookspec
+def llmops_register_detectors(register: Callable[..., None]) -> None:
+    """Adversarial suite: register detectors that decide whether an attack succeeded."""
+
+
+@hookspec
+def llmops_register_perturbations(register: Callable[..., None]) -> None:
+    """Metamorphic suite: register input perturbations (seeded, deterministic)."""
+
+
+@hookspec
+def llmops_register_relations(register: Callable[..., None]) -> None:
+    """Metamorphic suite: register output relations that must hold between generations."""

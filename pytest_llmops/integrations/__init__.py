@@ -1,0 +1,1 @@
+"""Other tools we plug into: GitHub, DeepEval, the llama.cpp server."""

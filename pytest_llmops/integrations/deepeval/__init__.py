@@ -1,0 +1,1 @@
+"""DeepEval metrics judged by our model subjects (optional extra)."""
