@@ -23,12 +23,14 @@ from pytest_llmops.core.cache import ResponseCache
 from pytest_llmops.core.engine import Engine, ModelStats
 from pytest_llmops.plugin import baseline_settings, setting
 from pytest_llmops.providers.base import GenerationParams, InfraError
-from pytest_llmops.core.registry import Registry, build_registry, make_plugin_manager
+from pytest_llmops.core.registry import Registry
 from pytest_llmops.publish import Published, junit_properties, publish
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
+from pytest_llmops.suites.builtins import registry_with
+from pytest_llmops.suites.items import CaseItem
+from pytest_llmops.suites.kinds import kind_named
 
-RECORD_KEY = pytest.StashKey[dict]()
 JUDGE_MAX_NEW_TOKENS = 512
 SUBJECT_KEY = pytest.StashKey[Any]()
 
@@ -48,13 +50,14 @@ class LlmopsSession:
         self.default_params = GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")),
                                                seed=self.seed)
         self.report_dir = self._report_dir()
+        self.cache_dir = self.rootdir / config.getini("llm_cache_dir")
         self.baseline_dir, self.baseline_spec, self.update_baseline = self._baseline_settings()
         self._baselines: dict[str, Any] = {}
         self._baseline_writer: Any = None
         self._registry: Registry | None = None
         self._engine: Engine | None = None
         self._builder: ReportBuilder | None = None if self.is_worker else \
-            ReportBuilder(self.report_dir, aggregator_factory=lambda kind: self.registry.aggregator(kind))
+            ReportBuilder(self.report_dir, aggregator_factory=lambda kind: kind_named(self.registry, kind).aggregator())
         self._worker_stats: dict[str, dict[str, float]] = {}
         self._workers_down = 0  # xdist workers that finished (the controller has no worker env vars)
         self._rag_cache: dict[str, Any] = {}
@@ -69,6 +72,9 @@ class LlmopsSession:
         # items per (suite file, model alias), answered together through the pipeline.
         self.items_by_model: dict[str, list[Any]] = {}
         self.rag_items: dict[tuple[str, str], list[Any]] = {}
+        from pytest_llmops.run_context import SessionRunContext
+
+        self.run_context = SessionRunContext(self)
 
     # -- configuration --------------------------------------------------------------------
     def _report_dir(self) -> Path:
@@ -130,7 +136,7 @@ class LlmopsSession:
         if self._registry is None:
             # Our hooks may be implemented in pytest plugins and conftests too.
             plugins = [p for p in self.config.pluginmanager.get_plugins() if p is not self]
-            self._registry = build_registry(make_plugin_manager(plugins))
+            self._registry = registry_with(plugins)
         return self._registry
 
     def validate_specs(self) -> None:
@@ -171,8 +177,7 @@ class LlmopsSession:
     def engine(self) -> Engine:
         if self._engine is None:
             self.validate_specs()
-            cache_dir = self.rootdir / self.config.getini("llm_cache_dir")
-            cache = ResponseCache(cache_dir / "responses.sqlite", self.cache_mode)
+            cache = ResponseCache(self.cache_dir / "responses.sqlite", self.cache_mode)
             worker_index, worker_count = 0, 1
             if self.is_worker:
                 workerinput = self.config.workerinput  # type: ignore[attr-defined]
@@ -303,8 +308,6 @@ class LlmopsSession:
     # -- collection and prefetch ------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from pytest_llmops.suites.items import CaseItem
-
         self.items_by_model = {}
         self.rag_items = {}
         for item in session.items:
@@ -345,7 +348,7 @@ class LlmopsSession:
     # -- records ----------------------------------------------------------------------------
     def attach_record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         """Put the case record on the report that ends the test (call, or a failed setup)."""
-        record = item.stash.get(RECORD_KEY, None)
+        record = item.record if isinstance(item, CaseItem) else None
         final = report.when == "call" or (report.when == "setup" and not report.passed)
         if not final:
             return

@@ -90,7 +90,7 @@ class DegradingProvider:
         if inner.provider == "echo":
             self.inner: Any = EchoProvider(inner)
         else:
-            from pytest_llmops.core.registry import default_registry
+            from pytest_llmops.suites.builtins import default_registry
 
             self.inner = default_registry().create_provider(inner)
 

@@ -10,7 +10,7 @@ import pytest
 from llmops_testutils import LlmProject
 
 from pytest_llmops.providers.base import GenerationParams
-from pytest_llmops.core.registry import default_registry
+from pytest_llmops.suites.builtins import default_registry
 from pytest_llmops.suites.suite_file import SuiteFileError, load_suite
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 from llmops_testutils import LlmProject
 
 from pytest_llmops.providers.base import GenerationParams
-from pytest_llmops.core.registry import default_registry
+from pytest_llmops.suites.builtins import default_registry
 from pytest_llmops.suites.suite_file import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,26 +46,12 @@ def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
     """
 
 
-@hookspec
-def llmops_register_attacks(register: Callable[..., None]) -> None:
-    """Adversarial suite: register attacks, ``register(attack)`` (an object with a ``name``)."""
+@hookspec(historic=True)
+def llmops_addhooks(pluginmanager: "pluggy.PluginManager") -> None:
+    """Add a plugin's own hookspecs (a suite kind's extension points), the way pytest-xdist adds
+    its ``newhooks`` through ``pytest_addhooks``: ``pluginmanager.add_hookspecs(module)``.
 
-
-@hookspec
-def llmops_register_strategies(register: Callable[..., None]) -> None:
-    """Adversarial suite: register obfuscation strategies that compose with any attack."""
-
-
-@hookspec
-def llmops_register_detectors(register: Callable[..., None]) -> None:
-    """Adversarial suite: register detectors that decide whether an attack succeeded."""
-
-
-@hookspec
-def llmops_register_perturbations(register: Callable[..., None]) -> None:
-    """Metamorphic suite: register input perturbations (seeded, deterministic)."""
-
-
-@hookspec
-def llmops_register_relations(register: Callable[..., None]) -> None:
-    """Metamorphic suite: register output relations that must hold between generations."""
+    Every ``llmops_register_<group>(register)`` hookspec added this way becomes a registry table
+    ``registry.extensions["<group>"]`` of objects by ``name``, where a plugin's object replaces a
+    built-in of the same name.
+    """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -12,7 +11,6 @@ from pytest_llmops.core import hookspecs
 from pytest_llmops.core.specs import SPEC_FORMS, ModelSpec, SpecError
 
 ProviderFactory = Callable[[ModelSpec], Any]
-EXTENSION_GROUPS = ("attacks", "strategies", "detectors", "perturbations", "relations")
 
 
 @dataclass
@@ -23,12 +21,12 @@ class Registry:
     forms: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     kinds: dict[str, Any] = field(default_factory=dict)
-    #: named extensions of the suite kinds: "attacks", "strategies", "detectors",
-    #: "perturbations", "relations" -> {name: object}
+    #: the suite kinds' own tables (from their ``llmops_register_<group>`` hookspecs):
+    #: group -> {name: object}
     extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # pluggy calls the most recently registered plugins first and the built-ins (registered
-    # first) last, so the first registration of a name wins: a plugin can replace a built-in.
+    # first) last, so the first registration of a name wins: a plugin replaces a built-in.
     def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
         if name not in self.providers:
             self.providers[name] = factory
@@ -39,13 +37,6 @@ class Registry:
 
     def register_suite_kind(self, kind: Any) -> None:
         self.kinds.setdefault(kind.name, kind)
-
-    def aggregator(self, kind: str) -> Any:
-        """A fresh metrics aggregator for suites of ``kind`` (the base one for unknown kinds)."""
-        from pytest_llmops.suites.kinds import Aggregator
-
-        handler = self.kinds.get(kind)
-        return handler.aggregator() if handler is not None else Aggregator()
 
     def accepted_forms(self) -> str:
         return "\n  ".join(dict.fromkeys([*SPEC_FORMS, *self.forms]))
@@ -61,60 +52,23 @@ class Registry:
         return self.providers[spec.provider](spec)
 
 
-class _Builtins:
-    """The built-in providers and checks, registered through the same hooks as plugins."""
-
-    @hookspecs.hookimpl
-    def llmops_register_providers(self, register: Callable[..., None]) -> None:
-        def hf(spec: ModelSpec) -> Any:
-            from pytest_llmops.providers.hf import HFProvider
-
-            return HFProvider(spec)
-
-        def openai(spec: ModelSpec) -> Any:
-            from pytest_llmops.providers.openai_provider import OpenAIProvider
-
-            return OpenAIProvider(spec)
-
-        register("smollm2", hf, form="smollm2")
-        register("hf", hf, form=SPEC_FORMS[1])
-        register("openai", openai, form=SPEC_FORMS[2])
-
-    @hookspecs.hookimpl
-    def llmops_register_suite_kinds(self, register: Callable[..., None]) -> None:
-        from pytest_llmops.suites.kinds import FUNCTIONAL
-
-        from pytest_llmops.suites import adversarial, garak, latency, metamorphic, regression
-
-        register(FUNCTIONAL)
-        register(adversarial.KIND)
-        register(metamorphic.KIND)
-        register(regression.KIND)
-        register(garak.KIND)
-        register(latency.KIND)
-
-    @hookspecs.hookimpl
-    def llmops_register_checks(self, register: Callable[..., None]) -> None:
-        from pytest_llmops.checks.builtin import BUILTIN_CHECKS
-
-        for check in BUILTIN_CHECKS:
-            register(check)
+CORE_TABLES = ("providers", "checks", "suite_kinds")
 
 
-def make_plugin_manager(extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
-    """A plugin manager with our hookspecs, the built-ins, ``llmops`` entry points and
-    any given plugin objects (pytest plugins and conftests) that implement our hooks."""
+def make_plugin_manager(builtins: Iterable[Any] = (), extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
+    """A plugin manager with the core hookspecs, the ``builtins`` (plugin modules, registered
+    first), ``llmops`` entry points and any given plugin objects (pytest plugins and conftests)
+    that implement our hooks.
+
+    pluggy calls the most recently registered plugins first and the built-ins last, and every
+    registry table keeps the first registration of a name: a plugin replaces a built-in.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    # Built-ins go through the same hooks as plugins: providers, checks and kinds, then the
-    # adversarial suite's attacks, strategies and detectors and the metamorphic suite's
-    # perturbations and relations. Registered first, so a plugin using the same name wins.
-    from pytest_llmops.suites.adversarial import plugin as adversarial_builtins
-    from pytest_llmops.suites.metamorphic import builtins as metamorphic_builtins
-
-    pm.register(_Builtins(), name="llmops-builtins")
-    pm.register(adversarial_builtins, name="llmops-adversarial")
-    pm.register(metamorphic_builtins, name="llmops-metamorphic")
+    # Historic: a plugin registered later still adds its hookspecs when it arrives.
+    pm.hook.llmops_addhooks.call_historic(kwargs={"pluginmanager": pm})
+    for module in builtins:
+        pm.register(module, name=f"llmops-builtin:{getattr(module, '__name__', module)}")
     pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     for plugin in extra_plugins:
         if pm.is_registered(plugin):
@@ -124,18 +78,20 @@ def make_plugin_manager(extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManag
     return pm
 
 
+def extension_groups(pm: pluggy.PluginManager) -> list[str]:
+    """The kinds' extension tables: every ``llmops_register_<group>`` hookspec beyond the core ones."""
+    prefix = "llmops_register_"
+    names = [name for name in vars(pm.hook) if name.startswith(prefix) and pm.hook.__dict__[name].spec is not None]
+    return [name[len(prefix):] for name in sorted(names) if name[len(prefix):] not in CORE_TABLES]
+
+
 def build_registry(pm: pluggy.PluginManager) -> Registry:
+    """Fill a :class:`Registry` from every registered plugin's register hooks."""
     registry = Registry()
     pm.hook.llmops_register_providers(register=registry.register_provider)
     pm.hook.llmops_register_checks(register=registry.register_check)
     pm.hook.llmops_register_suite_kinds(register=registry.register_suite_kind)
-    for group in EXTENSION_GROUPS:
+    for group in extension_groups(pm):
         table = registry.extensions.setdefault(group, {})
         getattr(pm.hook, f"llmops_register_{group}")(register=lambda obj, _table=table: _table.setdefault(obj.name, obj))
     return registry
-
-
-@functools.lru_cache(maxsize=1)
-def default_registry() -> Registry:
-    """The registry outside pytest (CLI, scripts): built-ins and entry points only."""
-    return build_registry(make_plugin_manager())

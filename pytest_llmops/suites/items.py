@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pytest
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.suites.kinds import FUNCTIONAL, CaseRun, Evaluation, SuiteKind
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
 
 if TYPE_CHECKING:
@@ -64,18 +65,16 @@ class InvalidSuiteItem(pytest.Item):
         return super()._repr_failure_py(excinfo, style=style)
 
 
-def _functional() -> Any:
-    from pytest_llmops.suites.kinds import FUNCTIONAL
-
-    return FUNCTIONAL
-
-
 class CaseFailed(AssertionError):
     """One or more checks did not pass."""
 
 
+class CaseError(Exception):
+    """A kind ended the case as an error (its reason is the message)."""
+
+
 class CaseItem(pytest.Item):
-    """One case of a YAML suite against one model subject."""
+    """One case of a YAML suite against one model subject: runs its kind's lifecycle."""
 
     def __init__(self, *, suite: SuiteSpec, case: CaseSpec, alias: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -83,43 +82,35 @@ class CaseItem(pytest.Item):
         self.case = case
         self.alias = alias
         self.llmops: LlmopsSession = self.parent.llmops  # type: ignore[union-attr]
-        self.generation: Generation | None = None  # the first (usually only) generation
+        self.generation: Generation | None = None  # the answer that stands for the case
         self.generations: list[Generation] = []
-        self.rag_contexts: list[str] | None = None
-        #: every case of this suite file was selected for this model (set after collection)
-        self.suite_complete = True
-        self.kind = self.llmops.registry.kinds.get(suite.kind) or _functional()
+        self.measurement: Any = None
+        self.record: dict[str, Any] | None = None  # the case's record, once it has one
+        self.kind: SuiteKind = self.llmops.registry.kinds.get(suite.kind) or FUNCTIONAL
         self.suite_name = case.suite or suite.name
+        self.case_run = CaseRun(suite=suite, case=case, alias=alias, suite_name=self.suite_name,
+                                run=self.llmops.run_context, kind=self.kind)
         self.add_marker(pytest.mark.llm(kind=suite.kind, suite=suite.name))
         # Tags and the suite kind are matched by -k without needing registered markers.
         self.extra_keyword_matches.update([suite.kind, *case.tags])
 
     @property
+    def suite_complete(self) -> bool:
+        """Every case of this suite file was selected for this model (set after collection)."""
+        return self.case_run.suite_complete
+
+    @suite_complete.setter
+    def suite_complete(self, value: bool) -> None:
+        self.case_run.suite_complete = value
+
+    @property
     def prefetchable(self) -> bool:
-        """Model and prompt cases are generated in bulk; RAG cases go through their pipeline."""
-        return self.suite.subject in ("model", "prompt")
+        """Planned cases are generated in bulk; pipeline (RAG) cases go through their pipeline."""
+        return not self.kind.through_pipeline(self.suite)
 
     def requests(self) -> list[GenerationRequest]:
         """Everything this case asks the model (prefetched with the rest of the run)."""
-        return self.kind.requests(self)
-
-    def request(self) -> GenerationRequest:
-        case = self.case
-        if self.suite.subject == "prompt":
-            template = self.llmops_prompt()
-            variables = dict(case.vars)
-            if case.input is not None:
-                variables.setdefault("input", case.input)
-            messages = template.render(**variables)
-            if case.system and not any(m["role"] == "system" for m in messages):
-                messages.insert(0, {"role": "system", "content": case.system})
-            return GenerationRequest.chat(messages, case.params)
-        assert case.input is not None
-        return GenerationRequest.prompt(case.input, system=case.system, params=case.params)
-
-    def llmops_prompt(self) -> Any:
-        assert self.suite.prompt is not None
-        return self.llmops.template(self.suite.prompt)
+        return self.kind.plan(self.case_run)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.case.line - 1, f"{self.suite.name}::{self.case.id}[{self.alias}]"
@@ -128,57 +119,76 @@ class CaseItem(pytest.Item):
     def setup(self) -> None:
         start = time.perf_counter()
         try:
-            self.kind.prepare(self)
-            if self.suite.subject == "rag":
-                self._run_rag()
+            self.kind.check_ready(self.case_run)
+            if self.kind.through_pipeline(self.suite):
+                self._answer_through_pipeline()
             else:
                 self.llmops.ensure_prefetched(self.alias)
-                results = self.llmops.engine.generate_many(self.alias, self.kind.requests(self))
+                results = self.llmops.engine.generate_many(self.alias, self.kind.plan(self.case_run))
                 for result in results:
                     if isinstance(result, InfraError):
                         raise result
                 self.generations = list(results)  # type: ignore[arg-type]
                 self.generation = self.generations[0] if self.generations else None
+            self.measurement = self.kind.measure(self.case_run)
         except Exception as exc:
             # Neither the model's fault nor a pass: the case is an error in the report too.
-            label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
-            self._keep_record(self._record("error", checks=[], error=f"{label}: {exc}",
-                                           seconds=time.perf_counter() - start))
+            self._keep_error(exc, time.perf_counter() - start)
             raise
+        if isinstance(self.measurement, Evaluation):  # the measurement ended the case (skipped, error)
+            self._conclude(self.measurement, time.perf_counter() - start)
 
-    def _run_rag(self) -> None:
+    def _answer_through_pipeline(self) -> None:
         from pytest_llmops.core.subjects import check_rag_result
 
         result = self.llmops.rag_answer(self)
         if isinstance(result, InfraError):
             raise result
         result = check_rag_result(result, self.suite.rag or self.llmops.rag_target())
-        self.rag_contexts = [str(c) for c in result.get("contexts", [])]
+        self.case_run.rag_contexts = [str(c) for c in result.get("contexts", [])]
         self.generation = Generation(text=result["answer"])
         self.generations = [self.generation]
 
     def runtest(self) -> None:
         start = time.perf_counter()
         try:
-            verdict = self.kind.evaluate(self, self.generations)
+            verdict = self.kind.evaluate(self.case_run, self.generations, self.measurement)
         except Exception as exc:
             # Scoring broke (a judge's unusable answer, a missing extra): the case is an error
             # in the report, never silently dropped, and never a pass or a model failure.
-            label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
-            self._keep_record(self._record("error", checks=[], error=f"{label}: {exc}",
-                                           seconds=time.perf_counter() - start))
+            self._keep_error(exc, time.perf_counter() - start)
             raise
-        record = self._record(verdict.outcome, checks=verdict.checks, seconds=time.perf_counter() - start)
+        self._conclude(verdict, time.perf_counter() - start)
+
+    def _conclude(self, verdict: Evaluation, seconds: float) -> None:
+        """Keep the verdict's record, then end the test the way pytest shows that outcome."""
+        if verdict.shown is not None:
+            self.generation = verdict.shown
+            self.generations = [verdict.shown]
+        record = self._record(verdict.outcome, checks=verdict.checks, seconds=seconds,
+                              error=verdict.failure if verdict.outcome == "error" else None)
         record.update(verdict.fields)
-        self._keep_record(record)
+        self.record = record
+        if verdict.outcome == "skipped":
+            pytest.skip(verdict.failure or "skipped by its suite kind")
+        if verdict.outcome == "error":
+            raise CaseError(verdict.failure or "the case could not be evaluated")
         if verdict.outcome == "failed":
+            if verdict.measured is not None:
+                # A measurement (a successful attack, a violation), not a broken test: the
+                # kind's metric and the gate decide; pytest shows it as xfail.
+                self.add_marker(pytest.mark.xfail(reason=verdict.measured, strict=False))
             raise CaseFailed(verdict.failure or "the case failed")
+
+    def _keep_error(self, exc: Exception, seconds: float) -> None:
+        label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
+        self.record = self._record("error", checks=[], error=f"{label}: {exc}", seconds=seconds)
 
     def _record(self, outcome: str, checks: list[dict[str, Any]], seconds: float,
                 error: str | None = None) -> dict[str, Any]:
         gen = self.generation
         try:
-            shown_input: Any = self.request().message_dicts() if self.suite.subject != "rag" else self.case.input
+            shown_input: Any = self.kind.shown_input(self.case_run)
         except Exception:  # noqa: BLE001 - a broken template is reported through the error
             shown_input = self.case.input
         provider_info = self.llmops.engine.describe(self.alias)
@@ -195,17 +205,12 @@ class CaseItem(pytest.Item):
             "finish_reason": gen.finish_reason if gen else None,
         }
         if self.suite.subject == "prompt" and self.suite.prompt is not None:
-            record["prompt_version"] = self.llmops_prompt().version
-        if self.rag_contexts is not None:
-            record["contexts"] = self.rag_contexts
+            record["prompt_version"] = self.llmops.template(self.suite.prompt).version
+        if self.case_run.rag_contexts is not None:
+            record["contexts"] = self.case_run.rag_contexts
         if error:
             record["error"] = error
         return record
-
-    def _keep_record(self, record: dict[str, Any]) -> None:
-        from pytest_llmops.session import RECORD_KEY
-
-        self.stash[RECORD_KEY] = record
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CaseFailed):
@@ -217,6 +222,8 @@ class CaseItem(pytest.Item):
 
     def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         # Setup errors are rendered here rather than by repr_failure: keep infra errors short.
+        if isinstance(excinfo.value, CaseError):
+            return f"error (not a model failure) for {self.alias}: {excinfo.value}"
         if isinstance(excinfo.value, InfraError):
             return f"infra error (not a model failure) for {self.alias}: {excinfo.value}"
         return super()._repr_failure_py(excinfo, style=style)

@@ -1,39 +1,67 @@
-"""Suite kinds: what a YAML suite's cases ask the model and how their outputs are judged.
+"""The suite-kind protocol: everything the run asks of a kind, in one place.
 
-Every kind (functional, adversarial, metamorphic, regression, latency, or one a plugin
-registers through ``llmops_register_suite_kinds``) answers four questions:
+A kind (functional, adversarial, metamorphic, regression, latency, garak, or one a plugin
+registers through ``llmops_register_suite_kinds``) takes part in a case's life like this:
 
-- ``parse``: which cases a suite file holds (written out, or generated from a config such
-  as "these attacks with these strategies"), validated at collection time;
-- ``requests``: what each case asks the model (one or more requests, all prefetched and
-  batched with the rest of the run);
-- ``evaluate``: given the generations, did the case pass, with checks and evidence;
-- ``aggregator``: suite metrics folded from records on the controller (so they work
-  under xdist, where only records reach it).
+1. ``parse``        collection: the suite file's cases (written out, or generated from config);
+2. ``check_ready``  setup, before anything is generated: raise to error the case at no cost
+                    (a missing or mismatched baseline, say);
+3. ``plan``         the requests the engine prefetches, batches and caches for the case;
+4. ``measure``      for kinds that must talk to the provider themselves (timing, garak, model
+                    relations): runs at setup, after the plan's generations; its result is
+                    handed to ``evaluate``. It may instead return an :class:`Evaluation` that
+                    ends the case there (skipped, or error);
+5. ``evaluate``     the verdict, returned as an :class:`Evaluation`: passed, failed, error or
+                    skipped, or failed-and-``measured`` (a successful attack, a violation: an
+                    xfail in pytest, counted by the kind's metrics, never a broken test);
+6. ``aggregator``   suite metrics folded on the controller from records alone, so they are the
+                    same under xdist and can be recomputed from a finished report's records.
+
+A kind also declares its report face (:class:`ReportFace`): its headline metric, whether
+lower or higher is better, its unit and how it reads in one line. The terminal, Markdown
+and HTML reports show every kind through its face; none of them knows a kind by name.
+
+A kind never sees the pytest item or the session: it gets a :class:`CaseRun` (the case, its
+suite and model) whose ``run`` is a :class:`RunContext`, the narrow view of the run a kind
+may use (engine, subjects, baselines, settings).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest
 
 if TYPE_CHECKING:
-    from pytest_llmops.suites.items import CaseItem
     from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
 Fail = Callable[..., Exception]
+OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
 @dataclass
 class Evaluation:
-    """A case's verdict: outcome passed/failed, check results and extra record fields."""
+    """A case's verdict and what its record adds.
+
+    ``failure`` is the reason shown for a failed, error or skipped case. A failed case with
+    ``measured`` set is a measurement (a successful attack, a relation violation): pytest
+    shows it as xfail with that reason, the report keeps it as ``failed``.
+    ``shown`` is the answer that stands for the case in its record and failure report when
+    it is not the first planned generation (a timed answer, say).
+    """
 
     outcome: str
     checks: list[dict[str, Any]] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
-    failure: str = ""  # shown in pytest's failure report when the outcome is "failed"
+    failure: str = ""
+    measured: str | None = None
+    shown: Generation | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"Evaluation outcome {self.outcome!r}: expected one of {OUTCOMES}")
 
 
 class Aggregator:
@@ -47,56 +75,204 @@ class Aggregator:
         return {}
 
 
+def metric_at(metrics: dict[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` (``ttft_ms.p95``) of a metrics mapping, or ``None``."""
+    node: Any = metrics
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@dataclass(frozen=True)
+class ReportFace:
+    """How a kind's suites show in the terminal, Markdown and HTML reports.
+
+    ``headline`` is a dotted path into the suite's metrics whose value is a rate-like dict
+    (``value``, ``ci95``); ``direction`` says whether ``higher`` or ``lower`` is better;
+    ``lower_is_better`` names further metrics (matched as substrings of metric names) whose
+    smaller values are the better ones, for diffs and delta charts; ``breakdown`` names a key
+    of the headline metric holding per-group rates (``by_category``) to chart.
+    Override :meth:`summary` for a headline that is not a rate.
+    """
+
+    headline: str = "pass_rate"
+    label: str = "pass rate"
+    direction: str = "higher"
+    unit: str = ""
+    lower_is_better: tuple[str, ...] = ()
+    breakdown: str = ""
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """One line for the terminal table: ``label value [lo, hi]``."""
+        return rate_summary(self.label, metric_at(metrics, self.headline))
+
+    def as_dict(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The face as written into a report's suite entry (renderers read only this)."""
+        return {"headline": self.headline, "label": self.label, "direction": self.direction, "unit": self.unit,
+                "lower_is_better": sorted({"error_rate", *self.lower_is_better}),
+                "breakdown": self.breakdown, "summary": self.summary(metrics)}
+
+
+def rate_summary(label: str, rate: Any) -> str:
+    """``label 0.94 [0.81, 0.98]`` for a rate metric dict; ``n/a`` forms without one."""
+    if isinstance(rate, dict) and "ci95" in rate:
+        if rate.get("value") is None:
+            return f"{label} n/a"
+        return f"{label} {rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
+    return "n/a"
+
+
+class RunContext(Protocol):
+    """The run as a kind sees it: generation, subjects, baselines and the settings kinds need."""
+
+    rootdir: Path
+    cache_dir: Path
+    gate_env: str
+    registry: Any  # core.registry.Registry: checks and the kinds' extension tables
+
+    @property
+    def baseline_alias(self) -> str | None:
+        """The engine alias of ``--llm-baseline-model``, if given."""
+
+    @property
+    def baseline_spec(self) -> Any:
+        """The ``--llm-baseline-model`` spec, if given."""
+
+    @property
+    def baseline_dir(self) -> Path | None:
+        """The ``--llm-baseline`` folder, if given."""
+
+    def baseline_for(self, suite: str) -> dict[str, Any]:
+        """The stored baseline of ``suite``; raises ``BaselineError`` naming the file."""
+
+    def generate(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
+        """Generations (or ``InfraError`` values) through the engine and its cache."""
+
+    def ensure_prefetched(self, alias: str) -> None:
+        """Generate every planned request of ``alias`` in bulk, once."""
+
+    def provider(self, alias: str) -> Any:
+        """The model's provider, for kinds that measure it themselves."""
+
+    def fingerprint(self, alias: str) -> str:
+        """What identifies the model's weights and settings."""
+
+    def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
+        """``(prompt -> text, name)`` for a grading model."""
+
+    def template(self, path: Path) -> Any:
+        """A prompt template, loaded once per run."""
+
+    def relative_path(self, path: Any) -> str:
+        """``path`` relative to the rootdir when inside it."""
+
+
+@dataclass
+class CaseRun:
+    """One case of a suite against one model, as handed to its kind."""
+
+    suite: SuiteSpec
+    case: CaseSpec
+    alias: str
+    suite_name: str
+    run: RunContext
+    kind: SuiteKind
+    #: every case of this suite file was selected for this model (not narrowed by -k)
+    suite_complete: bool = True
+    #: contexts the RAG pipeline retrieved for this case (pipeline cases only)
+    rag_contexts: list[str] | None = None
+
+    def request(self) -> GenerationRequest:
+        """The case's one rendered request (template, system prompt and generation settings)."""
+        case = self.case
+        if self.suite.subject == "prompt":
+            assert self.suite.prompt is not None
+            variables = dict(case.vars)
+            if case.input is not None:
+                variables.setdefault("input", case.input)
+            messages = self.run.template(self.suite.prompt).render(**variables)
+            if case.system and not any(m["role"] == "system" for m in messages):
+                messages.insert(0, {"role": "system", "content": case.system})
+            return GenerationRequest.chat(messages, case.params)
+        assert case.input is not None
+        return GenerationRequest.prompt(case.input, system=case.system, params=case.params)
+
+
 class SuiteKind:
-    """The functional kind, and the base other kinds override."""
+    """The functional kind, and the base every kind extends (see the module docstring)."""
 
     name = "functional"
     #: extra top-level YAML keys this kind accepts (validated by the kind's ``parse``)
     extra_keys: frozenset[str] = frozenset()
     #: whether ``--llm-baseline-model`` answers this kind's requests too (prefetched in bulk)
     uses_baseline_model: bool = False
+    face: ReportFace = ReportFace()
 
-    def prepare(self, item: "CaseItem") -> None:
-        """Called at the start of each case's setup, before anything is generated.
-
-        Raise to error the case without spending generation time (a missing or mismatched
-        baseline, say); the message becomes the case's error.
-        """
-
-    def baseline_entry(self, record: dict[str, Any]) -> "tuple[dict[str, Any], dict[str, Any]] | None":
-        """``(provenance, case entry)`` to store for ``record`` under ``--llm-update-baseline``.
-
-        Called on the controller for every record of this kind; ``None`` stores nothing (the
-        default: only kinds that compare against baselines store them).
-        """
-        return None
-
-    def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list["CaseSpec"]],
-              fail: Fail, registry: Any) -> list["CaseSpec"]:
+    # -- collection ----------------------------------------------------------------------
+    def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
+              fail: Fail, registry: Any) -> list[CaseSpec]:
         """The suite's cases. The default reads the ``cases:`` list as written.
 
         ``fail(field, why)`` builds the collection error for a top-level field; ``registry``
-        holds the checks and the kinds' extensions (``registry.extensions["attacks"]``...);
+        holds the checks and the kinds' extension tables (``registry.extensions["attacks"]``);
         ``suite.params.seed`` is the run's ``--llm-seed`` unless the file overrides it.
         """
         return parse_cases()
 
-    def requests(self, item: "CaseItem") -> list[GenerationRequest]:
-        """What the case asks the model; the default is its one rendered request."""
-        return [item.request()]
+    def through_pipeline(self, suite: SuiteSpec) -> bool:
+        """Whether the suite's cases are answered by its RAG pipeline rather than planned requests."""
+        return suite.subject == "rag"
 
-    def evaluate(self, item: "CaseItem", generations: list[Generation]) -> Evaluation:
+    # -- running -------------------------------------------------------------------------
+    def check_ready(self, case: CaseRun) -> None:
+        """Raise to error the case before anything is generated (the message is its error)."""
+
+    def plan(self, case: CaseRun) -> list[GenerationRequest]:
+        """What the case asks the model through the engine; the default is its one request."""
+        return [case.request()]
+
+    def measure(self, case: CaseRun) -> Any:
+        """Talk to the provider directly, for what the engine cannot do (default: nothing).
+
+        Return what ``evaluate`` needs, or an :class:`Evaluation` that ends the case now.
+        """
+        return None
+
+    def evaluate(self, case: CaseRun, generations: list[Generation], measurement: Any = None) -> Evaluation:
         """Run the case's checks on its (single) output."""
         output = generations[0].text
-        context = {"case": item.case, "suite": item.suite, "contexts": item.rag_contexts}
-        checks = item.llmops.registry.checks
-        results = [checks[c.name].evaluate(output, c.arg, context) for c in item.case.checks]
+        context = {"case": case.case, "suite": case.suite, "contexts": case.rag_contexts}
+        checks = case.run.registry.checks
+        results = [checks[c.name].evaluate(output, c.arg, context) for c in case.case.checks]
         failed = [r for r in results if not r.passed]
         return Evaluation(outcome="failed" if failed else "passed", checks=[r.as_dict() for r in results],
                           failure="\n".join(f"{r.name}: {r.evidence}" for r in failed))
 
+    def shown_input(self, case: CaseRun) -> Any:
+        """The case's input as its record shows it: the rendered messages, or the pipeline's question."""
+        if self.through_pipeline(case.suite):
+            return case.case.input
+        return case.request().message_dicts()
+
+    # -- on the controller -----------------------------------------------------------------
     def aggregator(self) -> Aggregator:
+        """A fresh aggregator for one suite's records."""
         return Aggregator()
+
+    def baseline_entry(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """``(provenance, case entry)`` to store for ``record`` under ``--llm-update-baseline``.
+
+        ``None`` stores nothing (the default: only kinds that compare against baselines store them).
+        """
+        return None
 
 
 FUNCTIONAL = SuiteKind()
+
+
+def kind_named(registry: Any, name: str) -> SuiteKind:
+    """The registered kind called ``name``; the functional kind for a name no plugin registers
+    (records of a report whose kind's plugin is not installed here still fold and show)."""
+    return registry.kinds.get(name) or FUNCTIONAL

@@ -16,7 +16,6 @@ import yaml
 
 from pytest_llmops.providers.base import GenerationParams
 
-KINDS = ("functional", "adversarial", "metamorphic", "regression", "latency")
 SUBJECTS = ("model", "prompt", "rag")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _TOP_KEYS = {"suite", "kind", "description", "subject", "system", "prompt", "rag", "generation", "defaults",
@@ -114,12 +113,11 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
                kinds: dict[str, Any] | None = None, registry: Any = None) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
-    ``kinds`` maps kind names to :class:`~pytest_llmops.suites.kinds.SuiteKind` objects;
-    a kind that is not registered is only accepted if it is a built-in name (functional
-    behaviour)."""
+    ``kinds`` maps the registered kind names to :class:`~pytest_llmops.suites.kinds.SuiteKind`
+    objects (default: the functional kind alone)."""
     from pytest_llmops.suites.kinds import FUNCTIONAL
 
-    kinds = kinds or {}
+    kinds = kinds or {FUNCTIONAL.name: FUNCTIONAL}
     where = str(path)
     try:
         content = path.read_bytes()
@@ -141,9 +139,9 @@ def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params
 
     top_line = getattr(data, "line", 1)
     kind = data.get("kind", "functional")
-    if kind not in KINDS and kind not in kinds:
-        raise fail(top_line, "kind", f"{kind!r} is not one of {sorted(set(KINDS) | set(kinds))}")
-    handler = kinds.get(kind, FUNCTIONAL)
+    if kind not in kinds:
+        raise fail(top_line, "kind", f"{kind!r} is not one of {sorted(kinds)}")
+    handler = kinds[kind]
     allowed = _TOP_KEYS | handler.extra_keys
     unknown = set(data) - allowed
     if unknown:

@@ -60,7 +60,7 @@ class AdversarialKind(SuiteKind):
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
               fail: Fail, registry: Any) -> list[CaseSpec]:
         if registry is None:
-            from pytest_llmops.core.registry import default_registry
+            from pytest_llmops.suites.builtins import default_registry
 
             registry = default_registry()
         attacks_known = registry.extensions.get("attacks", {})

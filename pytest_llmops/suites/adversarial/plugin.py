@@ -1,11 +1,14 @@
-"""The built-in attacks, strategies and detectors, registered through the same hooks as plugins.
+"""The adversarial kind's plugin module: its hookspecs, the kind, and the built-in attacks,
+strategies and detectors, registered through the same hooks as plugins.
 
-``pytest_llmops.core.registry.make_plugin_manager`` registers this module with the ``llmops``
-plugin manager; a third-party package does the same from its own module (an ``llmops``
-entry point, a pytest plugin or a ``conftest.py``), see ``docs/adversarial.md``.
+Listed in :mod:`pytest_llmops.suites.builtins`; a third-party package does the same from its
+own module (an ``llmops`` entry point, a pytest plugin or a ``conftest.py``), see
+``docs/adversarial.md``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from collections.abc import Callable
 
@@ -34,3 +37,18 @@ def llmops_register_detectors(register: Callable[..., None]) -> None:
 
     for detector in BUILTIN_DETECTORS:
         register(detector)
+
+
+@hookimpl
+def llmops_addhooks(pluginmanager: Any) -> None:
+    """The adversarial kind's own extension points (its hookspecs module)."""
+    from pytest_llmops.suites.adversarial import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
+    from pytest_llmops.suites.adversarial import KIND
+
+    register(KIND)

@@ -1,8 +1,9 @@
-"""The built-in perturbations and relations, registered through the llmops hooks like any plugin's.
+"""The metamorphic kind's plugin module: its hookspecs, the kind, and the built-in perturbations
+and relations, registered through the llmops hooks like any plugin's.
 
-``pytest_llmops.core.registry.make_plugin_manager`` registers this module. Its hooks run first
-(``tryfirst``), so a plugin that registers a perturbation or relation under a built-in name
-replaces the built-in.
+Listed in :mod:`pytest_llmops.suites.builtins`, so it is registered before any other plugin:
+pluggy calls it last, and a plugin that registers a perturbation or relation under a built-in
+name replaces the built-in.
 """
 
 from __future__ import annotations
@@ -25,13 +26,28 @@ def all_relations() -> list[Any]:
     return [*BUILTIN_OUTPUT_RELATIONS, *BUILTIN_MODEL_RELATIONS]
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def llmops_register_perturbations(register: Callable[..., None]) -> None:
     for perturbation in all_perturbations():
         register(perturbation)
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def llmops_register_relations(register: Callable[..., None]) -> None:
     for relation in all_relations():
         register(relation)
+
+
+@hookimpl
+def llmops_addhooks(pluginmanager: Any) -> None:
+    """The metamorphic kind's own extension points (its hookspecs module)."""
+    from pytest_llmops.suites.metamorphic import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
+    from pytest_llmops.suites.metamorphic import KIND
+
+    register(KIND)

@@ -1,0 +1,15 @@
+"""The built-in YAML checks, registered through the same hook as a plugin's."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pytest_llmops.core.hookspecs import hookimpl
+
+
+@hookimpl
+def llmops_register_checks(register: Callable[..., None]) -> None:
+    from pytest_llmops.checks.builtin import BUILTIN_CHECKS
+
+    for check in BUILTIN_CHECKS:
+        register(check)

@@ -1,0 +1,14 @@
+"""The garak kind's plugin module: registers the kind like any plugin's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_llmops.core.hookspecs import hookimpl
+
+
+@hookimpl
+def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
+    from pytest_llmops.suites.garak import KIND
+
+    register(KIND)
