@@ -7,39 +7,27 @@ openai, PyGithub), and the per-run state lives in a session object created lazil
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from pytest_llmops.core.specs import ModelSpec, SpecError, argparse_spec, parse_spec
+from pytest_llmops.config import (
+    DEFAULT_SUITE_GLOBS,
+    SESSION_KEY,
+    baseline_settings,
+    check_settings,
+    model_specs,
+    parse_cache_mode,
+    parse_seed,
+    setting,
+)
+from pytest_llmops.core.specs import argparse_spec
 
 if TYPE_CHECKING:
     from pytest_llmops.session import LlmopsSession
     from pytest_llmops.core.subjects import ModelSubject, PromptTemplate
-
-CACHE_MODES = ("rw", "read", "off", "refresh")
-DEFAULT_SUITE_GLOBS = ("*.eval.yaml", "*.eval.yml")
-SESSION_KEY = pytest.StashKey["LlmopsSession"]()
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--llm-seed expects an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--llm-seed must be >= 0, got {value}")
-    return value
-
-
-def _cache_mode(text: str) -> str:
-    if text not in CACHE_MODES:
-        raise argparse.ArgumentTypeError(f"--llm-cache expects one of {', '.join(CACHE_MODES)}, got {text!r}")
-    return text
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmops", "LLM evaluation (pytest-llmops)")
@@ -48,9 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(ini: llm_model; default smollm2)")
     group.addoption("--llm-report-dir", dest="llm_report_dir", metavar="DIR",
                     help="where reports are written (ini: llm_report_dir; default 'reports')")
-    group.addoption("--llm-cache", dest="llm_cache", type=_cache_mode, metavar="MODE",
+    group.addoption("--llm-cache", dest="llm_cache", type=parse_cache_mode, metavar="MODE",
                     help="response cache: rw (default), read, off or refresh (ini: llm_cache)")
-    group.addoption("--llm-seed", dest="llm_seed", type=_seed, metavar="N",
+    group.addoption("--llm-seed", dest="llm_seed", type=parse_seed, metavar="N",
                     help="seed for sampling and for seeded suites (ini: llm_seed; default 0)")
     group.addoption("--llm-prompt", dest="llm_prompt", metavar="PATH",
                     help="prompt template for the llm_prompt fixture (ini: llm_prompt)")
@@ -93,66 +81,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_max_new_tokens", "default max_new_tokens for generations", default="64")
 
 
-def model_specs(config: pytest.Config) -> list[ModelSpec]:
-    """The run's model subjects: --llm-model, else the llm_model ini key, else smollm2."""
-    specs: list[ModelSpec] | None = config.getoption("llm_model")
-    if not specs:
-        try:
-            specs = [parse_spec(line) for line in config.getini("llm_model")]
-        except SpecError as exc:
-            raise pytest.UsageError(f"ini llm_model: {exc}") from None
-    specs = specs or [parse_spec("smollm2")]
-    seen: dict[str, str] = {}
-    for spec in specs:
-        if spec.alias in seen:
-            raise pytest.UsageError(f"--llm-model {spec.raw!r} and {seen[spec.alias]!r} share the alias "
-                                    f"{spec.alias!r}; give one of them '?alias=NAME'")
-        seen[spec.alias] = spec.raw
-    return specs
-
-
-def setting(config: pytest.Config, name: str) -> str:
-    """An option's value from the command line, else from its ini key."""
-    value = config.getoption(name)
-    return str(value) if value is not None else str(config.getini(name))
-
-
-def baseline_settings(config: pytest.Config) -> tuple[str, "ModelSpec | None", bool]:
-    """``(--llm-baseline, --llm-baseline-model, --llm-update-baseline)``, options over ini keys.
-
-    Comparing and updating in one run is refused: a baseline is a fixed reference, and a
-    run that both reads and rewrites it would compare against something it just changed.
-    """
-    folder = str(config.getoption("llm_baseline") or config.getini("llm_baseline") or "")
-    model: ModelSpec | None = config.getoption("llm_baseline_model")
-    if model is None and config.getini("llm_baseline_model"):
-        try:
-            model = parse_spec(str(config.getini("llm_baseline_model")))
-        except SpecError as exc:
-            raise pytest.UsageError(f"ini llm_baseline_model: {exc}") from None
-    update = config.getoption("llm_update_baseline")
-    update = bool(config.getini("llm_update_baseline")) if update is None else bool(update)
-    if update and (folder or model is not None):
-        raise pytest.UsageError("--llm-update-baseline writes a new baseline; it cannot be combined with "
-                                "--llm-baseline or --llm-baseline-model, which compare against one")
-    if folder and model is not None:
-        raise pytest.UsageError("--llm-baseline (a stored baseline) and --llm-baseline-model (a baseline "
-                                "generated in this run) are alternatives; give one of them")
-    return folder, model, update
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llm_prompt(path): the prompt template the llm_prompt fixture loads")
     config.addinivalue_line("markers", "llm_models(*aliases): run this test only for these model aliases")
     config.addinivalue_line("markers", "llm(kind, suite): set on every YAML suite case")
-    cache = setting(config, "llm_cache")
-    if cache not in CACHE_MODES:
-        raise pytest.UsageError(f"ini llm_cache: expected one of {', '.join(CACHE_MODES)}, got {cache!r}")
-    try:
-        _seed(setting(config, "llm_seed"))
-    except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"llm_seed: {exc}") from None
-    model_specs(config)  # cheap syntax check: a bad ini llm_model is a usage error, not a collection error
+    check_settings(config)  # a bad ini value is a usage error, not a collection error
     baseline_options = baseline_settings(config)
     if config.getoption("llm_model") or setting(config, "llm_gate_env") or any(baseline_options):
         # Only pay for loading the plugin registry (and the gate file) when asked to.
@@ -230,7 +163,7 @@ def llm_prompt(request: pytest.FixtureRequest) -> "PromptTemplate":
 def rag_pipeline(request: pytest.FixtureRequest, llm: "ModelSubject") -> Any:
     """The RAG pipeline under test (``--llm-rag-pipeline`` / ini ``llm_rag_pipeline``), built
     over this test's model subject: ``pipeline(question) -> {"answer", "contexts"}``."""
-    return _get_session(request.config).rag_pipeline_for(llm)
+    return _get_session(request.config).subjects.rag_pipeline_for(llm)
 
 
 @pytest.fixture
@@ -240,7 +173,7 @@ def metamorphic(request: pytest.FixtureRequest) -> Any:
     from pytest_llmops.suites.metamorphic.api import Metamorphic
 
     llmops = _get_session(request.config)
-    return Metamorphic(llmops.registry, seed=llmops.seed, rootdir=llmops.rootdir)
+    return Metamorphic(llmops.registry, seed=llmops.settings.seed, rootdir=llmops.settings.rootdir)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -20,9 +20,9 @@ class SessionRunContext:
 
     def __init__(self, session: "LlmopsSession") -> None:
         self._session = session
-        self.rootdir: Path = session.rootdir
-        self.cache_dir: Path = session.cache_dir
-        self.gate_env: str = session.gate_env
+        self.rootdir: Path = session.settings.rootdir
+        self.cache_dir: Path = session.settings.cache_dir
+        self.gate_env: str = session.settings.gate_env
 
     @property
     def registry(self) -> Any:
@@ -30,18 +30,19 @@ class SessionRunContext:
 
     @property
     def baseline_alias(self) -> str | None:
-        return self._session.baseline_alias
+        spec = self._session.settings.baseline_spec
+        return spec.alias if spec is not None else None
 
     @property
     def baseline_spec(self) -> Any:
-        return self._session.baseline_spec
+        return self._session.settings.baseline_spec
 
     @property
     def baseline_dir(self) -> Path | None:
-        return self._session.baseline_dir
+        return self._session.settings.baseline_dir
 
     def baseline_for(self, suite: str) -> dict[str, Any]:
-        return self._session.baseline_for(suite)
+        return self._session.baselines.for_suite(suite)
 
     def generate(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
         return self._session.engine.generate_many(alias, requests)
@@ -55,11 +56,14 @@ class SessionRunContext:
     def fingerprint(self, alias: str) -> str:
         return self._session.engine.fingerprint(alias)
 
+    def describe(self, alias: str) -> dict[str, Any]:
+        return self._session.engine.describe(alias)
+
     def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
-        return self._session.judge(spec_or_alias)
+        return self._session.subjects.judge(spec_or_alias)
 
     def template(self, path: Path) -> Any:
-        return self._session.template(path)
+        return self._session.subjects.template(path)
 
     def relative_path(self, path: Any) -> str:
         return self._session.relative_path(path)

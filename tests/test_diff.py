@@ -106,7 +106,7 @@ def test_flips_regressions_first(diff: str) -> None:
     assert len(improvements) == 1 and "flip-good" in improvements[0]
     assert len(others) == 1 and "to-error" in others[0] and "passed \u2192 error" in others[0]
     assert diff.index("### Regressions") < diff.index("### Improvements") < diff.index("### Other outcome changes")
-    assert "1 regression, 1 improvement, 1 other outcome change" in diff
+    assert "1 regressed case, 1 improved case, 1 other outcome change" in diff
 
 
 def test_new_and_removed(diff: str) -> None:
@@ -133,7 +133,7 @@ def test_gate_change_line(diff: str) -> None:
 def test_identical_reports() -> None:
     report = make(BASE_SUITES, BASE_CASES)
     text = diff_reports(report, copy.deepcopy(report))
-    assert "0 regressions, 0 improvements, 0 other outcome changes" in text
+    assert "0 regressed cases, 0 improved cases, 0 other outcome changes" in text
     assert "\u2b06" not in text and "\u2b07" not in text
     assert "### Regressions" not in text and "_Truncated" not in text
 

@@ -8,7 +8,7 @@ KIND_CONFTEST = ECHO_CONFTEST + '''
 from pytest_llmops.hookspecs import hookimpl
 from pytest_llmops.providers.base import GenerationRequest
 from pytest_llmops.core.stats import rate_metric
-from pytest_llmops.suites.kinds import Aggregator, Evaluation, SuiteKind
+from pytest_llmops.suites.kinds import Aggregator, Evaluation, ReportFace, SuiteKind
 from pytest_llmops.suites.suite_file import CaseSpec
 
 
@@ -30,6 +30,7 @@ class PairKind(SuiteKind):
 
     name = "pairs"
     extra_keys = frozenset({"pairs"})
+    face = ReportFace(headline="same_rate", label="same answers", direction="higher")
 
     def parse(self, data, suite, parse_cases, fail, registry):
         pairs = data.get("pairs")
@@ -39,11 +40,11 @@ class PairKind(SuiteKind):
                          params=suite.params, suite=f"pairs/{'same' if a == b else 'diff'}")
                 for i, (a, b) in enumerate(pairs)]
 
-    def requests(self, item):
-        return [GenerationRequest.prompt(item.case.input, params=item.case.params),
-                GenerationRequest.prompt(item.case.vars["b"], params=item.case.params)]
+    def plan(self, case):
+        return [GenerationRequest.prompt(case.case.input, params=case.case.params),
+                GenerationRequest.prompt(case.case.vars["b"], params=case.case.params)]
 
-    def evaluate(self, item, generations):
+    def evaluate(self, case, generations, measurement=None):
         same = generations[0].text == generations[1].text
         return Evaluation("passed" if same else "failed", fields={"same": same,
                           "outputs": [g.text for g in generations]}, failure="answers differ")
@@ -119,3 +120,52 @@ def llmops_register_checks(register):
 ''')
     project.suite("p", "cases: [{id: a, input: HELLO, checks: [{contains: hello}]}]\n")
     project.run("--llm-model=echo:a").assert_outcomes(passed=1)  # the built-in would fail: "hello" is lowercase
+
+
+PAIRS_SUITE = """
+    kind: pairs
+    pairs:
+      - [hello, hello]
+      - [hello, world]
+      - [x, x]
+      - [a, b]
+"""
+
+
+def test_a_conftest_kind_shows_its_headline_everywhere_merges_under_xdist_and_gates(project: LlmProject) -> None:
+    """A kind the package knows nothing about reads as well as a built-in: its own headline metric
+    in the terminal table, the Markdown and the HTML report, the same report under -n 2, and a gate
+    on its metric."""
+    project.pytester.makeconftest(KIND_CONFTEST)
+    project.suite("p", PAIRS_SUITE)
+    project.write("llmops.yaml", """
+environments:
+  dev:
+    checks:
+      - "pairs/same: same_rate.lb95 >= 0.3"
+  prod:
+    checks:
+      - "pairs/*: same_rate.lb95 >= 0.5"
+""")
+    plain = project.run_subprocess("--llm-model=echo:a", "--llm-gate-env=dev")
+    plain.stdout.fnmatch_lines(["pairs/diff *same answers 0.00 [[]0.00, 0.66[]]*",
+                                "pairs/same *same answers 1.00 [[]0.34, 1.00[]]*",
+                                "PROMOTION: ALLOW (dev)"])
+    report = project.report()
+    assert report["suites"]["pairs/same"]["face"]["headline"] == "same_rate"
+    markdown = (project.path / "reports" / "llmops-report.md").read_text()
+    assert "same answers 1.00 \\[0.34, 1.00\\]" in markdown  # brackets escaped in table cells
+    html = (project.path / "reports" / "llmops-report.html").read_text()
+    assert "pairs/same \u00b7 same answers" in html and "Key metric per suite" in html
+
+    def comparable(rep):
+        return ({k: {**v["metrics"], "face": v["face"]} for k, v in rep["suites"].items()},
+                sorted((c["id"], c["outcome"], tuple(c["outputs"])) for c in rep["cases"]))
+
+    distributed = project.run_subprocess("--llm-model=echo:a", "-n", "2", "--llm-report-dir=reports-xdist")
+    distributed.assert_outcomes(passed=2, failed=2)
+    assert comparable(project.report("reports-xdist")) == comparable(report)
+
+    blocked = project.run_subprocess("--llm-model=echo:a", "--llm-gate-env=prod")
+    assert blocked.ret == 1
+    blocked.stdout.fnmatch_lines(["*pairs/diff*same_rate.lb95 >= 0.5*", "PROMOTION: BLOCK (prod)"])

@@ -111,3 +111,29 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class BaselineStore:
+    """The run's stored baselines (``--llm-baseline DIR``), each suite's file read once.
+
+    An unreadable or missing file is remembered as its error, so every case of the suite
+    errors with the same message instead of re-reading the file.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._loaded: dict[str, dict[str, Any] | BaselineError] = {}
+
+    def for_suite(self, suite: str) -> dict[str, Any]:
+        """The stored baseline of ``suite``; :class:`BaselineError` when missing or unreadable."""
+        if self.directory is None:
+            raise BaselineError("no --llm-baseline folder was given")
+        if suite not in self._loaded:
+            try:
+                self._loaded[suite] = load_baseline(self.directory, suite)
+            except BaselineError as exc:
+                self._loaded[suite] = exc
+        found = self._loaded[suite]
+        if isinstance(found, BaselineError):
+            raise found
+        return found

@@ -2,7 +2,7 @@
 
 A gate file (``llmops.yaml`` at the rootdir, or ``[tool.llmops]`` in ``pyproject.toml``)
 names environments (dev, qa, prod, ...), each with checks such as
-``functional/*: pass_rate.lb95 >= 0.8``. :func:`evaluate_gate` applies one environment's
+``qa/*: pass_rate.lb95 >= 0.8``. :func:`evaluate_gate` applies one environment's
 checks to a canonical JSON report and decides ALLOW or BLOCK:
 
 * checks compare the conservative side of an interval where the check names one

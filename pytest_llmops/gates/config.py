@@ -144,7 +144,7 @@ def parse_check(raw: Any, index: int = 0) -> CheckSpec:
 
 
 def _parse_check_text(text: str, index: int) -> CheckSpec:
-    form = "expected '<suite glob>: <metric> <op> <value>', e.g. 'functional/*: pass_rate.lb95 >= 0.8'"
+    form = "expected '<suite glob>: <metric> <op> <value>', e.g. 'qa/*: pass_rate.lb95 >= 0.8'"
     glob, colon, rest = text.partition(":")
     glob = glob.strip()
     if not colon or not glob:
@@ -228,7 +228,7 @@ def _parse_env(name: str, raw: Any, where: str) -> EnvConfig:
     checks_raw = raw.get("checks")
     if not isinstance(checks_raw, list) or not checks_raw:
         raise GateConfigError(f"{loc}.checks: expected a non-empty list of checks like "
-                              f"'functional/*: pass_rate.lb95 >= 0.8'; got {checks_raw!r}")
+                              f"'qa/*: pass_rate.lb95 >= 0.8'; got {checks_raw!r}")
     checks = []
     for index, item in enumerate(checks_raw):
         try:

@@ -122,14 +122,16 @@ def interval_bars(title: str, rows: Iterable[dict[str, Any]], *, domain: tuple[f
     return "".join(parts)
 
 
-def pass_rate_chart(rows: Iterable[dict[str, Any]]) -> str:
-    """Pass rate per suite with Wilson 95% whiskers; bars coloured by value."""
+def headline_chart(rows: Iterable[dict[str, Any]]) -> str:
+    """Each suite's headline rate with 95% whiskers; bars coloured by how good the value is
+    (a row with ``lower_is_better`` is good when small)."""
     coloured = []
     for row in rows:
         v = row.get("value")
-        color = "#9ca3af" if v is None else ("#16a34a" if v >= 0.9 else "#d97706" if v >= 0.7 else "#dc2626")
+        good = None if v is None else (1 - v if row.get("lower_is_better") else v)
+        color = "#9ca3af" if good is None else ("#16a34a" if good >= 0.9 else "#d97706" if good >= 0.7 else "#dc2626")
         coloured.append({**row, "color": color})
-    return interval_bars("Pass rate per suite (95% interval)", coloured)
+    return interval_bars("Key metric per suite (95% interval)", coloured)
 
 
 def delta_chart(title: str, rows: Iterable[dict[str, Any]], max_rows: int = MAX_ROWS) -> str:
@@ -288,4 +290,4 @@ def trend_chart(title: str, runs: Sequence[str], series: Iterable[tuple[str, Seq
     return "".join(parts)
 
 
-__all__ = ["interval_bars", "pass_rate_chart", "delta_chart", "cdf_chart", "trend_chart"]
+__all__ = ["interval_bars", "headline_chart", "delta_chart", "cdf_chart", "trend_chart"]

@@ -15,8 +15,9 @@ from typing import Any
 
 from pytest_llmops.report.markdown import (
     DEFAULT_LIMIT, Budget, case_evidence, fmt_metric, interval, is_number,
-    lower_is_better, note_reserve, suite_key_of, totals, truncation_note, value_metrics,
+    note_reserve, suite_key_of, totals, truncation_note, value_metrics,
 )
+from pytest_llmops.report.faces import lower_is_better
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
@@ -25,8 +26,10 @@ NOTE_ORDER = ("metric changes", "regressions", "improvements", "other outcome ch
 EPSILON = 1e-12
 
 
-def metric_change(name: str, base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any] | None:
-    """Delta, direction and significance of one metric, or ``None`` without two values."""
+def metric_change(name: str, base: dict[str, Any], head: dict[str, Any], suite: Any = None) -> dict[str, Any] | None:
+    """Delta, direction and significance of one metric, or ``None`` without two values.
+
+    Which direction is better comes from the report face of ``suite`` (the suite entry)."""
     b, h = base.get("value"), head.get("value")
     if not (is_number(b) and is_number(h)):
         return None
@@ -36,7 +39,7 @@ def metric_change(name: str, base: dict[str, Any], head: dict[str, Any]) -> dict
     if abs(delta) <= EPSILON:
         direction = "unchanged"
     else:
-        improved = delta < 0 if lower_is_better(name) else delta > 0
+        improved = delta < 0 if lower_is_better(name, suite) else delta > 0
         direction = "better" if improved else "worse"
     return {"delta": delta, "direction": direction, "inconclusive": bool(overlap) and direction != "unchanged",
             "no_interval": overlap is None}
@@ -74,7 +77,7 @@ def _metric_rows(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
         names = [m for m in hmetrics if m in bmetrics]
         names.sort(key=lambda m: m != "pass_rate")
         for metric in names:
-            change = metric_change(metric, bmetrics[metric], hmetrics[metric])
+            change = metric_change(metric, bmetrics[metric], hmetrics[metric], hsuite)
             if change is None:
                 label, delta, rank = "n/a", "n/a", 5
             else:
@@ -199,7 +202,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     bt, ht = totals(base), totals(head)
     doc.add(f"Cases: {ht['passed']:,} passed, {ht['failed']:,} failed, {ht['errors']:,} errors "
             f"(base: {bt['passed']:,}, {bt['failed']:,}, {bt['errors']:,}). "
-            f"{_plural(len(regressions), 'regression')}, {_plural(len(improvements), 'improvement')}, "
+            f"{_plural(len(regressions), 'regressed case')}, {_plural(len(improvements), 'improved case')}, "
             f"{_plural(len(others), 'other outcome change')}; {len(new_cases):,} new and {len(removed_cases):,} removed cases; "
             f"{len(new_suites):,} new and {len(removed_suites):,} removed suites.\n")
     for category, header, rows in sections:

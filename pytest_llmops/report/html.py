@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report import charts
+from pytest_llmops.report.faces import face_of, headline_metric, headline_text, lower_is_better
 from pytest_llmops.report.regression_table import compared_metrics
 from pytest_llmops.report.markdown import (
-    check_blocks, check_rank, fmt_metric, fmt_number, group_cases, interval, is_number, is_problem, lower_is_better, problems_first,
+    check_blocks, check_rank, fmt_metric, fmt_number, group_cases, interval, is_number, is_problem, problems_first,
     short_sha, totals, value_metrics,
 )
 from pytest_llmops.report.safe_text import strip_controls, to_text
@@ -198,36 +199,48 @@ def _history_points(report: dict[str, Any], history: list[dict[str, Any]] | None
     return entries
 
 
+def _headline_rows(suites: dict[str, Any]) -> list[dict[str, Any]]:
+    """One bar per suite: its kind's headline metric (rates in [0, 1] only; other headlines,
+    such as latency percentiles, have charts of their own)."""
+    rows = []
+    for name, suite in suites.items():
+        label, metric = headline_metric(suite)
+        face = face_of(suite)
+        if not isinstance(metric, dict) or face["unit"] or not ("ci95" in metric or metric.get("value") is None):
+            continue
+        value = metric.get("value") if is_number(metric.get("value")) else None
+        rows.append({"label": f"{name} \u00b7 {label}", "value": value, "ci95": interval(metric),
+                     "n": metric.get("n"), "lower_is_better": face["direction"] == "lower"})
+    return rows
+
+
+def _breakdown_charts(suites: dict[str, Any]) -> list[str]:
+    """Per-group rates of a headline that has them (``by_category`` of an attack success rate, say)."""
+    by_title: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+    for name, suite in suites.items():
+        face = face_of(suite)
+        label, metric = headline_metric(suite)
+        groups = metric.get(face["breakdown"]) if face["breakdown"] and isinstance(metric, dict) else None
+        if not isinstance(groups, dict):
+            continue
+        lower = face["direction"] == "lower"
+        title = f"{label.capitalize()} per {face['breakdown'].removeprefix('by_')} (95% interval; " \
+                f"{'lower' if lower else 'higher'} is better)"
+        for group, data in groups.items():
+            if isinstance(data, dict) and is_number(data.get("value")):
+                by_title.setdefault((title, lower), []).append({"label": f"{name} \u00b7 {group}", "value": data["value"],
+                                                       "ci95": interval(data), "n": data.get("n")})
+    # Red bars where smaller is better (attack success), the default colour otherwise.
+    return [charts.interval_bars(title, rows, color="#b91c1c" if lower else "#2563eb")
+            for (title, lower), rows in by_title.items()]
+
+
 def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[Any]:
     from markupsafe import Markup
 
     suites = {k: v for k, v in (report.get("suites") or {}).items() if isinstance(v, dict)}
-    out = []
-    rows = []
-    for name, suite in suites.items():
-        rate = (suite.get("metrics") or {}).get("pass_rate") or {}
-        rows.append({"label": name, "value": rate.get("value") if is_number(rate.get("value")) else None,
-                     "ci95": interval(rate), "n": rate.get("n")})
-    out.append(charts.pass_rate_chart(rows))
-
-    asr = []
-    for name, suite in suites.items():
-        for metric, data in value_metrics(suite.get("metrics")):
-            if not metric.startswith("attack_success_rate"):
-                continue
-            suffix = metric[len("attack_success_rate"):].strip("/[]._ ")
-            if is_number(data.get("value")):
-                asr.append({"label": f"{name} \u00b7 {suffix}" if suffix else name,
-                            "value": data["value"], "ci95": interval(data), "n": data.get("n"), "color": "#b91c1c"})
-            by_cat = data.get("by_category")
-            if isinstance(by_cat, dict):
-                for cat, cdata in by_cat.items():
-                    if isinstance(cdata, dict) and is_number(cdata.get("value")):
-                        asr.append({"label": f"{name} \u00b7 {cat}", "value": cdata["value"],
-                                    "ci95": interval(cdata), "n": cdata.get("n"), "color": "#b91c1c"})
-    if asr:
-        out.append(charts.interval_bars("Attack success rate per category (95% interval; lower is better)",
-                                        asr, color="#b91c1c"))
+    out = [charts.headline_chart(_headline_rows(suites))]
+    out += _breakdown_charts(suites)
 
     for metric, series in _latency_series(suites).items():
         unit = "ms" if metric.endswith("_ms") else ("s" if metric.endswith("_s") else "")
@@ -238,12 +251,12 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
         for metric, data in ((suite.get("metrics") or {}).items()):
             delta = data.get("delta") if isinstance(data, dict) else None
             if isinstance(delta, dict) and is_number(delta.get("value")):
-                better = (delta["value"] < 0) if lower_is_better(str(metric)) else (delta["value"] > 0)
+                better = (delta["value"] < 0) if lower_is_better(str(metric), suite) else (delta["value"] > 0)
                 color = "#6b7280" if delta["value"] == 0 else ("#16a34a" if better else "#dc2626")
                 deltas.append({"label": f"{name} \u00b7 {metric}", "value": float(delta["value"]),
                                "ci95": interval(delta), "color": color})
     if deltas:
-        out.append(charts.delta_chart("Regression deltas vs. baseline (95% interval; green is better)", deltas))
+        out.append(charts.delta_chart("Deltas vs. baseline (95% interval; green is better)", deltas))
 
     if history:
         points = _history_points(report, history)
@@ -284,6 +297,7 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
             "n": suite.get("n", len(cases)), "passed": suite.get("passed", "?"), "failed": suite.get("failed", "?"),
             "errors": suite.get("errors", "?"), "skipped": suite.get("skipped", 0),
             "pass_rate": fmt_metric(metrics.get("pass_rate")),
+            "headline": headline_text(suite),
             "bad": bool(suite.get("failed") or suite.get("errors")),
             "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"]
             + [(m, f"{d['decision']}; \u0394 {fmt_metric(d['delta'], 3)}; McNemar p {fmt_number(d.get('p_value'))}")

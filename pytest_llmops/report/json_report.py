@@ -35,6 +35,7 @@ class SuiteTotals:
     cached: int = 0
     source: dict[str, str] | None = None  # the suite file and its sha256, when it came from one
     aggregator: Any = None  # the suite kind's metrics aggregator (see suites/kinds.py)
+    face: Any = None  # the suite kind's report face: headline metric, direction, one-line summary
 
     @property
     def n(self) -> int:
@@ -42,15 +43,17 @@ class SuiteTotals:
 
     def as_dict(self) -> dict[str, Any]:
         scored = self.passed + self.failed
+        # Infra errors are neither passes nor failures: they are left out of the rate
+        # and reported on their own, so a flaky endpoint cannot look like a model change.
+        metrics = {"pass_rate": rate_metric(self.passed, scored),
+                   "error_rate": rate_metric(self.errors, self.n - self.skipped),
+                   **(self.aggregator.metrics() if self.aggregator is not None else {})}
         return {
             "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
             "errors": self.errors, "skipped": self.skipped, "cached": self.cached,
             **({"source": self.source} if self.source else {}),
-            # Infra errors are neither passes nor failures: they are left out of the rate
-            # and reported on their own, so a flaky endpoint cannot look like a model change.
-            "metrics": {"pass_rate": rate_metric(self.passed, scored),
-                        "error_rate": rate_metric(self.errors, self.n - self.skipped),
-                        **(self.aggregator.metrics() if self.aggregator is not None else {})},
+            "metrics": metrics,
+            **({"face": self.face.as_dict(metrics)} if self.face is not None else {}),
         }
 
 
@@ -59,8 +62,8 @@ class ReportBuilder:
     """Collects records and writes ``llmops-report.json``."""
 
     directory: Path
-    #: kind name -> a fresh metrics aggregator for a suite of that kind (None: pass rate only)
-    aggregator_factory: Callable[[str], Any] | None = None
+    #: kind name -> the suite kind (its ``aggregator()`` and ``face``); None: pass rate only
+    kind_of: Callable[[str], Any] | None = None
     _spool: Any = None
     _index: list[tuple[tuple[Any, ...], int, int]] = field(default_factory=list)
     suites: dict[tuple[str, str], SuiteTotals] = field(default_factory=dict)
@@ -78,10 +81,11 @@ class ReportBuilder:
         key = (record["suite"], record["model"])
         totals = self.suites.get(key)
         if totals is None:
-            kind = record.get("kind", "functional")
+            kind = str(record.get("kind", ""))
             totals = self.suites[key] = SuiteTotals(kind=kind, model=record["model"])
-            if self.aggregator_factory is not None:
-                totals.aggregator = self.aggregator_factory(kind)
+            if self.kind_of is not None:
+                handler = self.kind_of(kind)
+                totals.aggregator, totals.face = handler.aggregator(), handler.face
             if record.get("suite_sha256"):
                 totals.source = {"path": str(record.get("suite_file", "")), "sha256": record["suite_sha256"]}
         if outcome == "error":

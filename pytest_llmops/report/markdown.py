@@ -16,11 +16,11 @@ import math
 from typing import Any, Iterable, Iterator
 
 from pytest_llmops.report.regression_table import REGRESSION_TABLE_HEAD, regression_rows
+from pytest_llmops.report.faces import headline_text, lower_is_better
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 DEFAULT_LIMIT = 65000
 PROBLEM_OUTCOMES = ("failed", "error")
-LOWER_IS_BETTER_PARTS = ("attack_success_rate", "error_rate", "violation_rate")
 
 STATUS_ICONS = {
     "pass": "\u2705", "passed": "\u2705", "ok": "\u2705", "allow": "\u2705",
@@ -34,11 +34,6 @@ OUTCOME_ICONS = {"passed": "\u2705", "failed": "\u274c", "error": "\U0001f4a5", 
 
 
 # -- shared helpers -------------------------------------------------------------------------
-
-def lower_is_better(metric: str) -> bool:
-    """Whether a smaller value of ``metric`` is the better one."""
-    return any(part in metric for part in LOWER_IS_BETTER_PARTS) or metric.endswith("_ms")
-
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -277,11 +272,13 @@ def suite_row(name: str, suite: dict[str, Any]) -> str:
     metrics = suite.get("metrics") or {}
     return (f"| {md_cell(name, 120)} | {md_cell(suite.get('kind'), 20)} | {md_cell(suite.get('model'), 40)} | "
             f"{md_cell(suite.get('n'), 10)} | {md_cell(suite.get('passed'), 10)} | {md_cell(suite.get('failed'), 10)} | "
-            f"{md_cell(suite.get('errors'), 10)} | {md_cell(fmt_metric(metrics.get('pass_rate')), 40)} |")
+            f"{md_cell(suite.get('errors'), 10)} | {md_cell(fmt_metric(metrics.get('pass_rate')), 40)} | "
+            f"{md_cell(headline_text(suite), 80)} |")
 
 
-SUITE_TABLE_HEAD = ("| suite | kind | model | n | pass | fail | err | pass rate [95% CI] |\n"
-                    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |")
+# The key metric is the suite kind's own headline (its report face), as in the terminal table.
+SUITE_TABLE_HEAD = ("| suite | kind | model | n | pass | fail | err | pass rate [95% CI] | key metric [95% CI] |\n"
+                    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
 
 
 def case_evidence(case: dict[str, Any]) -> str:
@@ -346,4 +343,4 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     return doc.text(truncation_note(doc.omitted, NOTE_ORDER, limit, where))
 
 
-__all__ = ["render_markdown", "DEFAULT_LIMIT", "lower_is_better", "fmt_metric"]
+__all__ = ["render_markdown", "DEFAULT_LIMIT", "fmt_metric"]

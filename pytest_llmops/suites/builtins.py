@@ -12,15 +12,17 @@ import functools
 from types import ModuleType
 from typing import Any, Iterable
 
-from pytest_llmops.checks import plugin as checks_plugin
+# ``import a.b as c`` rather than ``from a import b``: the latter reads a package attribute,
+# which in-process pytester runs can leave pointing at a module from an earlier run.
+import pytest_llmops.checks.plugin as checks_plugin
+import pytest_llmops.providers.builtin as providers_plugin
+import pytest_llmops.suites.adversarial.plugin as adversarial_plugin
+import pytest_llmops.suites.functional as functional
+import pytest_llmops.suites.garak.plugin as garak_plugin
+import pytest_llmops.suites.latency.plugin as latency_plugin
+import pytest_llmops.suites.metamorphic.plugin as metamorphic_plugin
+import pytest_llmops.suites.regression.plugin as regression_plugin
 from pytest_llmops.core.registry import Registry, build_registry, make_plugin_manager
-from pytest_llmops.providers import builtin as providers_plugin
-from pytest_llmops.suites import functional
-from pytest_llmops.suites.adversarial import plugin as adversarial_plugin
-from pytest_llmops.suites.garak import plugin as garak_plugin
-from pytest_llmops.suites.latency import plugin as latency_plugin
-from pytest_llmops.suites.metamorphic import plugin as metamorphic_plugin
-from pytest_llmops.suites.regression import plugin as regression_plugin
 
 BUILTIN_PLUGINS: tuple[ModuleType, ...] = (
     providers_plugin, checks_plugin, functional, adversarial_plugin, metamorphic_plugin, regression_plugin,

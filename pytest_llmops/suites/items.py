@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import pytest
 
-from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.suites.kinds import FUNCTIONAL, CaseRun, Evaluation, SuiteKind
+from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
+from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, kind_named
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
 
-if TYPE_CHECKING:
-    from pytest_llmops.session import LlmopsSession
+
+
+class SuiteHost(Protocol):
+    """What YAML suite files and their items need of the run (the session provides it)."""
+
+    registry: Any
+    run_context: RunContext
+    specs: list[Any]
+    default_params: GenerationParams
+    rag_target: str
+
+    def rag_answer(self, item: "CaseItem") -> Any:
+        """The RAG pipeline's answer for a pipeline case (or the InfraError it met)."""
 
 
 class SuiteFile(pytest.File):
     """A ``*.eval.yaml`` file: validated as a whole, then one item per case and model."""
 
-    def __init__(self, *, llmops: "LlmopsSession", **kwargs: Any) -> None:
+    def __init__(self, *, llmops: SuiteHost, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.llmops = llmops
 
@@ -81,15 +92,16 @@ class CaseItem(pytest.Item):
         self.suite = suite
         self.case = case
         self.alias = alias
-        self.llmops: LlmopsSession = self.parent.llmops  # type: ignore[union-attr]
+        self.llmops: SuiteHost = self.parent.llmops  # type: ignore[union-attr]
+        self.run = self.llmops.run_context
         self.generation: Generation | None = None  # the answer that stands for the case
         self.generations: list[Generation] = []
         self.measurement: Any = None
         self.record: dict[str, Any] | None = None  # the case's record, once it has one
-        self.kind: SuiteKind = self.llmops.registry.kinds.get(suite.kind) or FUNCTIONAL
+        self.kind: SuiteKind = kind_named(self.llmops.registry, suite.kind)
         self.suite_name = case.suite or suite.name
         self.case_run = CaseRun(suite=suite, case=case, alias=alias, suite_name=self.suite_name,
-                                run=self.llmops.run_context, kind=self.kind)
+                                run=self.run, kind=self.kind)
         self.add_marker(pytest.mark.llm(kind=suite.kind, suite=suite.name))
         # Tags and the suite kind are matched by -k without needing registered markers.
         self.extra_keyword_matches.update([suite.kind, *case.tags])
@@ -123,8 +135,8 @@ class CaseItem(pytest.Item):
             if self.kind.through_pipeline(self.suite):
                 self._answer_through_pipeline()
             else:
-                self.llmops.ensure_prefetched(self.alias)
-                results = self.llmops.engine.generate_many(self.alias, self.kind.plan(self.case_run))
+                self.run.ensure_prefetched(self.alias)
+                results = self.run.generate(self.alias, self.kind.plan(self.case_run))
                 for result in results:
                     if isinstance(result, InfraError):
                         raise result
@@ -144,7 +156,7 @@ class CaseItem(pytest.Item):
         result = self.llmops.rag_answer(self)
         if isinstance(result, InfraError):
             raise result
-        result = check_rag_result(result, self.suite.rag or self.llmops.rag_target())
+        result = check_rag_result(result, self.suite.rag or self.llmops.rag_target)
         self.case_run.rag_contexts = [str(c) for c in result.get("contexts", [])]
         self.generation = Generation(text=result["answer"])
         self.generations = [self.generation]
@@ -191,11 +203,11 @@ class CaseItem(pytest.Item):
             shown_input: Any = self.kind.shown_input(self.case_run)
         except Exception:  # noqa: BLE001 - a broken template is reported through the error
             shown_input = self.case.input
-        provider_info = self.llmops.engine.describe(self.alias)
+        provider_info = self.run.describe(self.alias)
         record: dict[str, Any] = {
             "id": self.case.id, "nodeid": self.nodeid, "suite": self.suite_name, "kind": self.suite.kind,
             "subject": self.suite.subject, "model": self.alias, "index": self.case.index,
-            "suite_file": self.llmops.relative_path(self.path), "suite_sha256": self.suite.sha256,
+            "suite_file": self.run.relative_path(self.path), "suite_sha256": self.suite.sha256,
             "input": shown_input, "output": gen.text if gen else None, "checks": checks, "outcome": outcome,
             "cached": bool(gen and gen.cached), "tags": self.case.tags,
             "device": provider_info.get("device"), "gpu": provider_info.get("gpu"),
@@ -205,7 +217,7 @@ class CaseItem(pytest.Item):
             "finish_reason": gen.finish_reason if gen else None,
         }
         if self.suite.subject == "prompt" and self.suite.prompt is not None:
-            record["prompt_version"] = self.llmops.template(self.suite.prompt).version
+            record["prompt_version"] = self.run.template(self.suite.prompt).version
         if self.case_run.rag_contexts is not None:
             record["contexts"] = self.case_run.rag_contexts
         if error:

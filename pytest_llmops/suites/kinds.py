@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest
+from pytest_llmops.report.faces import rate_summary
 
 if TYPE_CHECKING:
     from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
@@ -105,23 +106,18 @@ class ReportFace:
     breakdown: str = ""
 
     def summary(self, metrics: dict[str, Any]) -> str:
-        """One line for the terminal table: ``label value [lo, hi]``."""
-        return rate_summary(self.label, metric_at(metrics, self.headline))
+        """One line for the terminal table: ``label value [lo, hi]`` (the pass rate without a headline)."""
+        rate = metric_at(metrics, self.headline)
+        if isinstance(rate, dict) and "ci95" in rate:
+            return rate_summary(self.label, rate)
+        return rate_summary("pass rate", metrics.get("pass_rate"))
 
     def as_dict(self, metrics: dict[str, Any]) -> dict[str, Any]:
-        """The face as written into a report's suite entry (renderers read only this)."""
+        """The face as written into a report's suite entry (renderers read only this,
+        through :mod:`pytest_llmops.report.faces`)."""
         return {"headline": self.headline, "label": self.label, "direction": self.direction, "unit": self.unit,
                 "lower_is_better": sorted({"error_rate", *self.lower_is_better}),
                 "breakdown": self.breakdown, "summary": self.summary(metrics)}
-
-
-def rate_summary(label: str, rate: Any) -> str:
-    """``label 0.94 [0.81, 0.98]`` for a rate metric dict; ``n/a`` forms without one."""
-    if isinstance(rate, dict) and "ci95" in rate:
-        if rate.get("value") is None:
-            return f"{label} n/a"
-        return f"{label} {rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
-    return "n/a"
 
 
 class RunContext(Protocol):
@@ -158,6 +154,9 @@ class RunContext(Protocol):
 
     def fingerprint(self, alias: str) -> str:
         """What identifies the model's weights and settings."""
+
+    def describe(self, alias: str) -> dict[str, Any]:
+        """The model's provider facts (device, GPU) for records."""
 
     def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
         """``(prompt -> text, name)`` for a grading model."""

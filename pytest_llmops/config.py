@@ -1,0 +1,204 @@
+"""The run's settings: ``--llm-*`` options over their ini keys, read once, plus the stash key.
+
+Below the pytest hooks (``plugin.py``) and the session: both read settings from here, so an
+option's precedence (command line over ini key over default) and its validation live in one
+place. Imports nothing heavy: the plugin module imports it on every pytest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
+from pytest_llmops.providers.base import GenerationParams
+
+if TYPE_CHECKING:
+    from pytest_llmops.session import LlmopsSession
+
+CACHE_MODES = ("rw", "read", "off", "refresh")
+DEFAULT_SUITE_GLOBS = ("*.eval.yaml", "*.eval.yml")
+SESSION_KEY = pytest.StashKey["LlmopsSession"]()
+
+
+def parse_seed(text: str) -> int:
+    """``--llm-seed``: a whole number >= 0 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--llm-seed expects an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--llm-seed must be >= 0, got {value}")
+    return value
+
+
+def parse_cache_mode(text: str) -> str:
+    """``--llm-cache``: one of :data:`CACHE_MODES`."""
+    if text not in CACHE_MODES:
+        raise argparse.ArgumentTypeError(f"--llm-cache expects one of {', '.join(CACHE_MODES)}, got {text!r}")
+    return text
+
+
+def setting(config: pytest.Config, name: str) -> str:
+    """An option's value from the command line, else from its ini key."""
+    value = config.getoption(name)
+    return str(value) if value is not None else str(config.getini(name))
+
+
+def model_specs(config: pytest.Config) -> list[ModelSpec]:
+    """The run's model subjects: --llm-model, else the llm_model ini key, else smollm2."""
+    specs: list[ModelSpec] | None = config.getoption("llm_model")
+    if not specs:
+        try:
+            specs = [parse_spec(line) for line in config.getini("llm_model")]
+        except SpecError as exc:
+            raise pytest.UsageError(f"ini llm_model: {exc}") from None
+    specs = specs or [parse_spec("smollm2")]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.alias in seen:
+            raise pytest.UsageError(f"--llm-model {spec.raw!r} and {seen[spec.alias]!r} share the alias "
+                                    f"{spec.alias!r}; give one of them '?alias=NAME'")
+        seen[spec.alias] = spec.raw
+    return specs
+
+
+def baseline_settings(config: pytest.Config) -> tuple[str, ModelSpec | None, bool]:
+    """``(--llm-baseline, --llm-baseline-model, --llm-update-baseline)``, options over ini keys.
+
+    Comparing and updating in one run is refused: a baseline is a fixed reference, and a
+    run that both reads and rewrites it would compare against something it just changed.
+    """
+    folder = str(config.getoption("llm_baseline") or config.getini("llm_baseline") or "")
+    model: ModelSpec | None = config.getoption("llm_baseline_model")
+    if model is None and config.getini("llm_baseline_model"):
+        try:
+            model = parse_spec(str(config.getini("llm_baseline_model")))
+        except SpecError as exc:
+            raise pytest.UsageError(f"ini llm_baseline_model: {exc}") from None
+    update = config.getoption("llm_update_baseline")
+    update = bool(config.getini("llm_update_baseline")) if update is None else bool(update)
+    if update and (folder or model is not None):
+        raise pytest.UsageError("--llm-update-baseline writes a new baseline; it cannot be combined with "
+                                "--llm-baseline or --llm-baseline-model, which compare against one")
+    if folder and model is not None:
+        raise pytest.UsageError("--llm-baseline (a stored baseline) and --llm-baseline-model (a baseline "
+                                "generated in this run) are alternatives; give one of them")
+    return folder, model, update
+
+
+def check_settings(config: pytest.Config) -> None:
+    """Cheap syntax checks at configure time: a bad ini value is a usage error, not a collection error."""
+    cache = setting(config, "llm_cache")
+    if cache not in CACHE_MODES:
+        raise pytest.UsageError(f"ini llm_cache: expected one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    try:
+        parse_seed(setting(config, "llm_seed"))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"llm_seed: {exc}") from None
+    model_specs(config)
+
+
+@dataclass
+class Settings:
+    """Everything the session reads from options and ini keys, resolved once."""
+
+    specs: list[ModelSpec]
+    rootdir: Path
+    invocation_dir: Path
+    is_worker: bool
+    worker_index: int
+    worker_count: int
+    cache_mode: str
+    cache_dir: Path
+    seed: int
+    default_params: GenerationParams
+    report_dir: Path
+    baseline_dir: Path | None
+    baseline_spec: ModelSpec | None
+    update_baseline: bool
+    gate_env: str
+    history: bool
+    rag_target: str
+
+    @classmethod
+    def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
+        rootdir = Path(config.rootpath)
+        invocation_dir = Path(config.invocation_params.dir)
+        is_worker = hasattr(config, "workerinput")
+        worker_index, worker_count = 0, 1
+        if is_worker:
+            workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
+            worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
+            worker_count = int(workerinput.get("workercount", 1))
+        seed = int(setting(config, "llm_seed"))
+        option = config.getoption("llm_report_dir")
+        report_dir = (Path(invocation_dir, option) if option else rootdir / config.getini("llm_report_dir")).resolve()
+        baseline_dir, baseline_spec, update = _baseline(config, specs, rootdir, invocation_dir)
+        return cls(
+            specs=specs, rootdir=rootdir, invocation_dir=invocation_dir, is_worker=is_worker,
+            worker_index=worker_index, worker_count=worker_count, cache_mode=setting(config, "llm_cache"),
+            cache_dir=rootdir / config.getini("llm_cache_dir"), seed=seed,
+            default_params=GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")), seed=seed),
+            report_dir=report_dir, baseline_dir=baseline_dir, baseline_spec=baseline_spec, update_baseline=update,
+            gate_env=setting(config, "llm_gate_env"),
+            history=bool(config.getoption("llm_history") or config.getini("llm_history")),
+            rag_target=str(config.getoption("llm_rag_pipeline") or config.getini("llm_rag_pipeline")),
+        )
+
+    @property
+    def all_specs(self) -> list[ModelSpec]:
+        """The test subjects and, when given, the baseline model."""
+        return self.specs + ([self.baseline_spec] if self.baseline_spec is not None else [])
+
+
+def _baseline(config: pytest.Config, specs: list[ModelSpec], rootdir: Path,
+              invocation_dir: Path) -> tuple[Path | None, ModelSpec | None, bool]:
+    folder, spec, update = baseline_settings(config)
+    directory = None
+    if folder:
+        base = invocation_dir if config.getoption("llm_baseline") else rootdir
+        directory = (base / folder).resolve()
+    if update and len(specs) > 1:
+        raise pytest.UsageError("--llm-update-baseline stores one model's results as the baseline; "
+                                f"this run has {len(specs)} --llm-model subjects")
+    if spec is not None:
+        # The baseline model is not a test subject: it gets its own alias in the engine.
+        alias = spec.options.get("alias", "baseline")
+        if alias in {s.alias for s in specs}:
+            raise pytest.UsageError(f"--llm-baseline-model {spec.raw!r}: alias {alias!r} is also a --llm-model "
+                                    "alias; give the baseline '?alias=NAME'")
+        spec = ModelSpec(raw=spec.raw, provider=spec.provider, target=spec.target,
+                         options={**spec.options, "alias": alias})
+    return directory, spec, update
+
+
+def gate_config_path(config: pytest.Config) -> Path | None:
+    """The gate file named by ``--llm-gate-config`` or its ini key (None: the default lookup)."""
+    option = config.getoption("llm_gate_config")
+    if option:
+        return Path(config.invocation_params.dir, option)
+    if config.getini("llm_gate_config"):
+        return Path(config.rootpath) / config.getini("llm_gate_config")
+    return None
+
+
+def prompt_template_path(config: pytest.Config, item: pytest.Item) -> Path:
+    """The template for the ``llm_prompt`` fixture: the test's marker, ``--llm-prompt`` or the ini key."""
+    marker = item.get_closest_marker("llm_prompt")
+    if marker is not None and marker.args:
+        path = Path(str(item.path)).parent / str(marker.args[0])
+    elif config.getoption("llm_prompt"):
+        path = Path(config.invocation_params.dir, config.getoption("llm_prompt"))
+    elif config.getini("llm_prompt"):
+        path = Path(config.rootpath) / config.getini("llm_prompt")
+    else:
+        raise pytest.UsageError("llm_prompt: no template given; use @pytest.mark.llm_prompt(PATH), "
+                                "--llm-prompt PATH or the llm_prompt ini key")
+    if not path.is_file():
+        raise pytest.UsageError(f"llm_prompt: template file {path} does not exist")
+    return path

@@ -1,0 +1,51 @@
+"""Reading a suite's report face: the headline metric its kind declared, and metric directions.
+
+A kind writes its face into every suite entry of the report (``suite["face"]``, see
+:class:`~pytest_llmops.suites.kinds.ReportFace`), so renderers read it from the JSON alone
+and never need to know a kind. A suite without one (a report from before faces) reads as
+the default face: the pass rate, higher is better.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_FACE: dict[str, Any] = {"headline": "pass_rate", "label": "pass rate", "direction": "higher", "unit": "",
+                                "lower_is_better": ["error_rate"], "breakdown": "", "summary": ""}
+
+
+def face_of(suite: Any) -> dict[str, Any]:
+    """The suite's face, filled with the defaults for anything it does not say."""
+    face = suite.get("face") if isinstance(suite, dict) else None
+    return {**DEFAULT_FACE, **face} if isinstance(face, dict) else dict(DEFAULT_FACE)
+
+
+def lower_is_better(metric: str, suite: Any = None) -> bool:
+    """Whether a smaller value of ``metric`` is the better one, by the suite's face."""
+    return any(str(part) in metric for part in face_of(suite)["lower_is_better"] or ())
+
+
+def headline_metric(suite: Any) -> tuple[str, Any]:
+    """``(label, metric)`` of the suite's headline: the metric dict at the face's dotted path."""
+    face = face_of(suite)
+    node: Any = suite.get("metrics") if isinstance(suite, dict) else None
+    for part in str(face["headline"]).split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return str(face["label"]), node
+
+
+def headline_text(suite: Any) -> str:
+    """The one-line summary the kind wrote (``violations 0.38 [0.14, 0.69]``); the pass rate without one."""
+    summary = face_of(suite).get("summary")
+    if isinstance(summary, str) and summary:
+        return summary
+    return rate_summary("pass rate", (suite.get("metrics") or {}).get("pass_rate") if isinstance(suite, dict) else None)
+
+
+def rate_summary(label: str, rate: Any) -> str:
+    """``label 0.94 [0.81, 0.98]`` for a rate metric dict; ``label n/a`` without a value; else ``n/a``."""
+    if isinstance(rate, dict) and "ci95" in rate:
+        if rate.get("value") is None:
+            return f"{label} n/a"
+        return f"{label} {rate['value']:.2f} [{rate['ci95'][0]:.2f}, {rate['ci95'][1]:.2f}]"
+    return "n/a"

@@ -1,0 +1,111 @@
+"""The run's subjects: model subjects for fixtures, judges, prompt templates and RAG pipelines.
+
+Every subject generates through the run's engine, so its answers are prefetched, batched and
+cached like any suite's. Pipelines and templates are built once per run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pytest_llmops.config import Settings
+from pytest_llmops.core.engine import Engine
+from pytest_llmops.core.specs import SpecError, parse_spec
+from pytest_llmops.core.subjects import ModelSubject, PromptTemplate, build_rag_pipeline
+from pytest_llmops.providers.base import InfraError
+
+JUDGE_MAX_NEW_TOKENS = 512
+SUBJECT_KEY = pytest.StashKey[ModelSubject]()
+
+
+class SubjectFactory:
+    """Builds subjects over the run's engine (created lazily, on first use)."""
+
+    def __init__(self, settings: Settings, engine: Callable[[], Engine], registry: Callable[[], Any]) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._registry = registry
+        self._rag_pipelines: dict[str, tuple[ModelSubject, Any]] = {}
+        self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
+        self._templates: dict[Path, PromptTemplate] = {}
+        #: RAG case items per (suite file, model alias), answered together through their pipeline
+        self.rag_items: dict[tuple[str, str], list[Any]] = {}
+
+    def model_subject(self, item: pytest.Item, alias: str) -> ModelSubject:
+        """The ``llm`` fixture's subject; kept on the item so its record lists the generations."""
+        subject = ModelSubject(self._engine(), alias, self.settings.default_params)
+        item.stash[SUBJECT_KEY] = subject
+        return subject
+
+    def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
+        """``(prompt -> text, name)`` for a grading model: a run alias or any model spec.
+
+        The judge's generations go through the engine and the cache like any other, so a
+        rerun does not pay for grading again.
+        """
+        engine = self._engine()
+        if spec_or_alias in engine.aliases:
+            alias = spec_or_alias
+        else:
+            try:
+                spec = parse_spec(spec_or_alias)
+            except SpecError as exc:
+                raise pytest.UsageError(f"judge: {exc}") from None
+            self._registry().validate_spec(spec)
+            engine.add_model(spec)
+            alias = spec.alias
+        subject = ModelSubject(engine, alias, self.settings.default_params)
+
+        def ask(prompt: str) -> str:
+            # Graders answer in JSON with reasons: the run's default token budget cuts them off.
+            return subject.generate(prompt, max_new_tokens=JUDGE_MAX_NEW_TOKENS)
+
+        return ask, f"{alias} ({engine.spec(alias).raw})"
+
+    def template(self, path: Path) -> PromptTemplate:
+        """A prompt template loaded once per run."""
+        if path not in self._templates:
+            self._templates[path] = PromptTemplate(path)
+        return self._templates[path]
+
+    def _shared_rag(self, target: str, alias: str) -> tuple[ModelSubject, Any]:
+        """The pipeline named ``target`` over model ``alias``, built once per run, and its subject."""
+        key = f"{target}|{alias}"
+        if key not in self._rag_pipelines:
+            shared = ModelSubject(self._engine(), alias, self.settings.default_params)
+            self._rag_pipelines[key] = (shared, build_rag_pipeline(target, shared, self.settings.rootdir))
+        return self._rag_pipelines[key]
+
+    def rag_pipeline_for(self, llm: ModelSubject, target: str | None = None) -> Any:
+        """The pipeline over ``llm``'s model; its generations show up in the calling test's record."""
+        shared, pipeline = self._shared_rag(target or self.settings.rag_target, llm.alias)
+        shared.log = llm.log
+        return pipeline
+
+    def rag_answer(self, item: Any) -> Any:
+        """The pipeline's answer for a ``subject: rag`` case.
+
+        All selected cases of the item's suite and model are answered together through the
+        pipeline's ``batch`` method when it has one (one batched generation), otherwise one
+        by one as they run. An infra failure is returned for the case, not raised.
+        """
+        key = (str(item.path), item.alias)
+        _, pipeline = self._shared_rag(item.suite.rag or self.settings.rag_target, item.alias)
+        answers = self._rag_answers.setdefault(key, {})
+        if item.case.id not in answers and hasattr(pipeline, "batch"):
+            siblings = self.rag_items.get(key) or [item]
+            try:
+                results = pipeline.batch([i.case.input for i in siblings])
+                answers.update({i.case.id: r for i, r in zip(siblings, results)})
+            except InfraError as exc:
+                answers.update({i.case.id: exc for i in siblings})
+        if item.case.id not in answers:
+            try:
+                answers[item.case.id] = pipeline(item.case.input)
+            except InfraError as exc:
+                answers[item.case.id] = exc
+        # Each case takes its answer once; the dict stays small.
+        return answers.pop(item.case.id)

@@ -1,0 +1,50 @@
+"""The ``llmops`` section of pytest's terminal summary: one row per suite, engine counters,
+the files written and the gate table.
+
+Every suite shows its kind's headline through the report face its kind declared (written into
+the report's suite entry), so a kind from a plugin reads exactly as well as a built-in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_llmops.provenance import EngineCounters
+from pytest_llmops.report.faces import headline_text
+
+
+def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, published: Any,
+                  baselines_written: list[Path], run_failures: list[str]) -> None:
+    """Write the section to pytest's terminal reporter ``tr``."""
+    tr.section("llmops")
+    width = max(len(name) for name in suites)
+    tr.write_line(f"{'suite'.ljust(width)}  {'model':<12} {'n':>5} {'pass':>5} {'fail':>5} {'err':>4}  "
+                  f"key metric [95% CI]")
+    for name, suite in suites.items():
+        tr.write_line(f"{name.ljust(width)}  {suite['model']:<12} {suite['n']:>5} {suite['passed']:>5} "
+                      f"{suite['failed']:>5} {suite['errors']:>4}  {headline_text(suite)}")
+    for alias, values in counters.items():
+        tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
+                      f"from cache, {int(values['infra_errors'])} infra errors")
+    if published is None:
+        return
+    for problem in published.problems:
+        tr.write_line(f"warning: {problem}", yellow=True)
+    tr.write_line(f"report: {published.report}")
+    for path in baselines_written:
+        tr.write_line(f"baseline written: {path}")
+    for failure in run_failures:
+        tr.write_line(f"REGRESSION {failure}", red=True, bold=True)
+    for extra in (published.html, published.markdown, published.gate_file):
+        if extra is not None:
+            tr.write_line(f"        {extra}")
+    if published.gate is not None:
+        from pytest_llmops.gates import format_gate_table  # the gate modules load only when a gate ran
+
+        tr.section(f"llmops gate ({published.gate.env})")
+        lines = format_gate_table(published.gate).splitlines()
+        for line in lines[:-1]:
+            tr.write_line(line)
+        allowed = published.gate.decision == "ALLOW"
+        tr.write_line(lines[-1], green=allowed, red=not allowed, bold=True)
