@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from pytest_llmops import __version__
-from pytest_llmops.report import SCHEMA_VERSION
-
-
-class ReportError(Exception):
-    """A report file that cannot be read; the message names the file."""
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    """Read a canonical JSON report, checking its schema version."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ReportError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise ReportError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
-    return data
+from pytest_llmops.report.load import ReportLoadError, load_report
 
 
 def summarize(report: dict[str, Any]) -> str:
@@ -89,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out.write_text(text, encoding="utf-8")
             else:
                 print(text)
-    except ReportError as exc:
+    except ReportLoadError as exc:
         print(f"llmops: {exc}", file=sys.stderr)
         return 2
     return 0

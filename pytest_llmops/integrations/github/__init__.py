@@ -146,11 +146,11 @@ def head_sha_from_event(event: Mapping[str, Any]) -> str | None:
 
 
 def load_report_file(path: Path, what: str) -> dict[str, Any]:
-    from pytest_llmops.cli import ReportError, load_report
+    from pytest_llmops.report.load import ReportLoadError, load_report
 
     try:
         return load_report(Path(path))
-    except ReportError as exc:
+    except ReportLoadError as exc:
         raise CommentUsageError(f"{what} report {exc}") from None
 
 
