@@ -22,6 +22,7 @@ from pytest_llmops.integrations.github.decision import commit_status, decision_o
 from pytest_llmops.integrations.github.env import SHA_RE, ActionsEnv, append_summary, head_sha_from_event, \
     load_event, pr_number_from_event, write_outputs
 from pytest_llmops.integrations.github.errors import CommentUsageError
+from pytest_llmops.report.load import ReportLoadError, load_report
 from pytest_llmops.report.safe_text import clip, to_text
 
 __all__ = ["PROG", "comment_main"]
@@ -116,8 +117,6 @@ def _check_arguments(args: argparse.Namespace, actions: ActionsEnv) -> tuple[str
 
 def _load_side(path: Path, side: str) -> dict[str, Any]:
     """The ``side`` ("head" or "base") report at ``path``; an unusable one is a usage error."""
-    from pytest_llmops.report.load import ReportLoadError, load_report
-
     try:
         return load_report(Path(path))
     except ReportLoadError as exc:
