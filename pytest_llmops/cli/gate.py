@@ -1,6 +1,5 @@
 """`llmops gate REPORT.json --env ENV`: exit 0 allow, 1 block, 2 usage error."""
 
-
 from __future__ import annotations
 
 import argparse
@@ -9,15 +8,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-
 from pytest_llmops.gates.config import ALLOW, GATE_FILE, PYPROJECT, GateConfigError, load_gate_config
 from pytest_llmops.gates.evaluate import evaluate_gate, format_gate_table, gate_artifact, write_gate_artifact
 from pytest_llmops.report.load import ReportLoadError, read_report
 
-# --------------------------------------------------------------------------- command
-
 
 def _gate_parser() -> argparse.ArgumentParser:
+    """The parser of ``llmops gate`` (prog ``llmops gate``: usage errors name the command)."""
     parser = argparse.ArgumentParser(
         prog="llmops gate",
         description="Apply an environment's promotion gate to a JSON report. "
