@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.report.history import append_history, read_history, summarize
+from pytest_llmops.report.history import append_history, history_entry, read_history
 from pytest_llmops.core.stats import rate_metric
 
 
@@ -55,10 +55,10 @@ def test_append_and_read(tmp_path: Path) -> None:
     assert entries[1]["suites"]["functional/qa"]["pass_rate"] == 1.0
 
 
-def test_summarize_matches_the_line(tmp_path: Path) -> None:
+def test_history_entry_matches_the_line(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     append_history(path, report())
-    assert json.loads(path.read_text()) == json.loads(json.dumps(summarize(report())))
+    assert json.loads(path.read_text()) == json.loads(json.dumps(history_entry(report())))
 
 
 def test_limit_keeps_the_last_entries(tmp_path: Path) -> None:

@@ -1,98 +1,84 @@
-"""The ``llmops`` command: work with reports without re-running pytest."""
+"""The ``llmops`` command: work with reports without re-running pytest.
+
+:func:`main` only dispatches; each command lives in its own module and is imported only
+when it runs, so ``llmops gate`` never loads the HTML renderer and ``llmops show`` never
+loads the GitHub integration:
+
+- ``show``, ``report`` and ``diff`` (:mod:`.show`, :mod:`.report`, :mod:`.diff`) add their
+  arguments to this parser's subcommand (``add_arguments``) and run on the parsed
+  namespace (``run``);
+- ``gate`` and ``comment`` (:mod:`.gate`, :mod:`.comment`) own their whole parser and exit
+  status (2 on a usage error, returned rather than raised), so they get the raw arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from pytest_llmops import __version__
-from pytest_llmops.report import SCHEMA_VERSION
+from pytest_llmops.report.load import ReportLoadError
+
+__all__ = ["main"]
 
 
-class ReportError(Exception):
-    """A report file that cannot be read; the message names the file."""
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    """Read a canonical JSON report, checking its schema version."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ReportError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise ReportError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
-    return data
-
-
-def summarize(report: dict[str, Any]) -> str:
-    """A plain-text table of the suites in ``report``."""
-    lines = [f"llmops report (plugin {report['run'].get('plugin_version')}, "
-             f"models: {', '.join(m['alias'] for m in report['run'].get('models', []))})"]
-    for name, suite in report.get("suites", {}).items():
-        rate = suite["metrics"]["pass_rate"]
-        shown = "n/a" if rate["value"] is None else f"{rate['value']:.3f} [{rate['ci95'][0]:.3f}, {rate['ci95'][1]:.3f}]"
-        lines.append(f"  {name} ({suite['kind']}, {suite['model']}): {suite['passed']}/{suite['n']} passed, "
-                     f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def _top_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``llmops`` parser, and its subcommand parsers by name (still without their arguments)."""
     parser = argparse.ArgumentParser(prog="llmops", description="Work with pytest-llmops reports.")
     parser.add_argument("--version", action="version", version=f"pytest-llmops {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    show = commands.add_parser("show", help="print a summary of a JSON report")
-    show.add_argument("report", type=Path)
-    report = commands.add_parser("report", help="render llmops-report.html and .md from a JSON report")
-    report.add_argument("report", type=Path)
-    report.add_argument("--out-dir", type=Path, default=None, help="where to write (default: beside the report)")
-    report.add_argument("--history", type=Path, default=None, help="history.jsonl to chart the trend from")
-    diff = commands.add_parser("diff", help="Markdown eval diff of two JSON reports")
-    diff.add_argument("base", type=Path)
-    diff.add_argument("head", type=Path)
-    diff.add_argument("--out", type=Path, default=None, help="write the Markdown here instead of stdout")
+    subparsers = {
+        "show": commands.add_parser("show", help="print a summary of a JSON report"),
+        "report": commands.add_parser("report", help="render llmops-report.html and .md from a JSON report"),
+        "diff": commands.add_parser("diff", help="Markdown eval diff of two JSON reports"),
+    }
+    # Listed for `llmops --help` only: main() hands their arguments to the command before parsing.
     commands.add_parser("gate", help="apply a gate: llmops gate REPORT.json --env ENV (exit 0 allow, 1 block, "
                                      "2 usage error)", add_help=False)
     commands.add_parser("comment", help="publish a report in GitHub Actions: sticky PR comment, commit status, "
                                         "job summary (see llmops comment --help)", add_help=False)
+    return parser, subparsers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``llmops COMMAND ...`` and return its exit status (0 done, 2 a usage error or an unusable report)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "gate":
+    command = argv[0] if argv else None
+    if command == "gate":
+        # Loads the gates package (and PyYAML): only when gating.
         from pytest_llmops.cli.gate import gate_main
 
         return gate_main(argv[1:])
-    if argv and argv[0] == "comment":
-        from pytest_llmops.integrations.github import comment_main
+    if command == "comment":
+        # Loads the GitHub integration (PyGithub when it publishes): only in `llmops comment`.
+        from pytest_llmops.cli.comment import main as comment_main
 
         return comment_main(argv[1:])
-    args = parser.parse_args(argv)
+    parser, subparsers = _top_parser()
+    # The first word that is not an option names the command ("llmops -- show X" included).
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command == "show":
+        # Imported only for `llmops show`, like every command module: --help and the others skip it.
+        from pytest_llmops.cli import show as chosen
+    elif command == "report":
+        # The HTML and Markdown renderers sit behind this one.
+        from pytest_llmops.cli import report as chosen
+    elif command == "diff":
+        # The Markdown diff renderer: only when diffing.
+        from pytest_llmops.cli import diff as chosen
+    else:
+        chosen = None
+    if chosen is not None:
+        chosen.add_arguments(subparsers[command])
+    args = parser.parse_args(argv)  # exits on --help, --version and usage errors, as argparse does
+    if chosen is None:  # "llmops -- gate" parses (gate and comment take no arguments here): nothing to run
+        return 0
     try:
-        if args.command == "show":
-            print(summarize(load_report(args.report)))
-        elif args.command == "report":
-            from pytest_llmops.publish import render_files
-            from pytest_llmops.report.history import read_history
-
-            history = read_history(args.history) if args.history else None
-            for line in getattr(history, "warnings", []):
-                print(f"llmops: warning: {line}", file=sys.stderr)
-            paths = render_files(load_report(args.report), args.out_dir or args.report.parent, history or None)
-            print("\n".join(str(p) for p in paths))
-        elif args.command == "diff":
-            from pytest_llmops.report.diff import diff_reports
-
-            text = diff_reports(load_report(args.base), load_report(args.head))
-            if args.out:
-                args.out.write_text(text, encoding="utf-8")
-            else:
-                print(text)
-    except ReportError as exc:
+        return chosen.run(args)
+    except ReportLoadError as exc:
         print(f"llmops: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,44 +1,20 @@
 """`llmops gate REPORT.json --env ENV`: exit 0 allow, 1 block, 2 usage error."""
 
-
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
-
+from typing import Sequence
 
 from pytest_llmops.gates.config import ALLOW, GATE_FILE, PYPROJECT, GateConfigError, load_gate_config
 from pytest_llmops.gates.evaluate import evaluate_gate, format_gate_table, gate_artifact, write_gate_artifact
-
-# --------------------------------------------------------------------------- command
-
-
-class _ReportLoadError(Exception):
-    pass
-
-
-def _load_report_bytes(path: Path) -> tuple[dict[str, Any], bytes]:
-    from pytest_llmops.report import SCHEMA_VERSION
-
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _ReportLoadError(f"{path}: cannot read report: {exc.strerror or exc}") from None
-    try:
-        report = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _ReportLoadError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION \
-            or not isinstance(report.get("suites"), dict):
-        raise _ReportLoadError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
-    return report, data
+from pytest_llmops.report.load import ReportLoadError, read_report
 
 
 def _gate_parser() -> argparse.ArgumentParser:
+    """The parser of ``llmops gate`` (prog ``llmops gate``: usage errors name the command)."""
     parser = argparse.ArgumentParser(
         prog="llmops gate",
         description="Apply an environment's promotion gate to a JSON report. "
@@ -59,8 +35,8 @@ def gate_main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse prints its usage message; --help exits 0
         return 0 if exc.code in (0, None) else 2
     try:
-        report, data = _load_report_bytes(args.report)
-    except _ReportLoadError as exc:
+        report, data = read_report(args.report)
+    except ReportLoadError as exc:
         print(f"llmops gate: {exc}", file=sys.stderr)
         return 2
     try:

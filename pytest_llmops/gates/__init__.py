@@ -18,7 +18,7 @@ command load this module on every run.
 """
 
 from pytest_llmops.gates.config import (
-    ALLOW, BLOCK, FAIL, GATE_FILE, INCONCLUSIVE, MISSING, PASS, SKIPPED, CheckSpec, EnvConfig, GateConfig,
+    ALLOW, BLOCK, FAIL, GATE_FILE, INCONCLUSIVE, MISSING, PASS, SKIPPED, GateCheck, EnvConfig, GateConfig,
     GateConfigError, load_gate_config, parse_check, parse_gate_config,
 )
 from pytest_llmops.gates.evaluate import (
@@ -26,7 +26,7 @@ from pytest_llmops.gates.evaluate import (
 )
 
 __all__ = [
-    "ALLOW", "BLOCK", "FAIL", "GATE_FILE", "INCONCLUSIVE", "MISSING", "PASS", "SKIPPED", "CheckSpec", "EnvConfig",
+    "ALLOW", "BLOCK", "FAIL", "GATE_FILE", "INCONCLUSIVE", "MISSING", "PASS", "SKIPPED", "GateCheck", "EnvConfig",
     "GateConfig", "GateConfigError", "GateResult", "evaluate_gate", "format_gate_table", "gate_artifact",
     "load_gate_config", "parse_check", "parse_gate_config", "resolve_metric", "write_gate_artifact",
 ]

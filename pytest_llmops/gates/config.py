@@ -57,7 +57,7 @@ class GateConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class CheckSpec:
+class GateCheck:
     """One check: ``<suite glob>: <metric path> <op> <value>``."""
 
     text: str
@@ -73,7 +73,7 @@ class EnvConfig:
     name: str
     on_inconclusive: str
     on_missing: str
-    checks: list[CheckSpec]
+    checks: list[GateCheck]
     description: str | None = None
 
 
@@ -133,7 +133,7 @@ def _fmt_threshold(value: Any) -> str:
     return str(value)
 
 
-def parse_check(raw: Any, index: int = 0) -> CheckSpec:
+def parse_check(raw: Any, index: int = 0) -> GateCheck:
     """Parse one check (text or long form); raises ValueError with what was expected."""
     if isinstance(raw, str):
         return _parse_check_text(raw, index)
@@ -143,7 +143,7 @@ def parse_check(raw: Any, index: int = 0) -> CheckSpec:
                      f"keys {', '.join(LONG_CHECK_KEYS)}; got {type(raw).__name__}")
 
 
-def _parse_check_text(text: str, index: int) -> CheckSpec:
+def _parse_check_text(text: str, index: int) -> GateCheck:
     form = "expected '<suite glob>: <metric> <op> <value>', e.g. 'qa/*: pass_rate.lb95 >= 0.8'"
     glob, colon, rest = text.partition(":")
     glob = glob.strip()
@@ -172,10 +172,10 @@ def _parse_check_text(text: str, index: int) -> CheckSpec:
     value, error = _threshold(raw_value, op, quoted)
     if error:
         raise ValueError(error)
-    return CheckSpec(text=text.strip(), suite=glob, metric=metric, op=op, value=value, index=index)
+    return GateCheck(text=text.strip(), suite=glob, metric=metric, op=op, value=value, index=index)
 
 
-def _parse_check_long(raw: dict[str, Any], index: int) -> CheckSpec:
+def _parse_check_long(raw: dict[str, Any], index: int) -> GateCheck:
     unknown = [str(k) for k in raw if k not in LONG_CHECK_KEYS]
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))}; expected {', '.join(LONG_CHECK_KEYS)}")
@@ -194,7 +194,7 @@ def _parse_check_long(raw: dict[str, Any], index: int) -> CheckSpec:
         raise ValueError(error)
     glob, metric = glob.strip(), metric.strip()
     text = f"{glob}: {metric} {op} {_fmt_threshold(value)}"
-    return CheckSpec(text=text, suite=glob, metric=metric, op=op, value=value, index=index)
+    return GateCheck(text=text, suite=glob, metric=metric, op=op, value=value, index=index)
 
 
 def _check_label(raw: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from pytest_llmops.gates.config import (
     ALLOW, ARTIFACT_SCHEMA_VERSION, BLOCK, FAIL, INCONCLUSIVE, MISSING, NUMERIC_OPS, OPERATORS, PASS, SKIPPED,
-    CheckSpec, GateConfig, GateConfigError, _ERROR_METRICS, _INTERVAL_ENDS, _MODEL_SUFFIX_RE, _fmt_threshold,
+    GateCheck, GateConfig, GateConfigError, _ERROR_METRICS, _INTERVAL_ENDS, _MODEL_SUFFIX_RE, _fmt_threshold,
     _number,
 )
 
@@ -122,14 +122,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _row(check: CheckSpec, suite: str | None, value: Any, bound: Any, status: str, reason: str,
+def _row(check: GateCheck, suite: str | None, value: Any, bound: Any, status: str, reason: str,
          blocking: bool) -> dict[str, Any]:
     return {"check": check.text, "suite": suite, "metric": check.metric, "op": check.op,
             "threshold": check.value, "value": value, "bound": bound, "status": status, "reason": reason,
             "blocking": blocking}
 
 
-def _evaluate_one(check: CheckSpec, key: str, suite: dict[str, Any]) -> tuple[Any, Any, str, str]:
+def _evaluate_one(check: GateCheck, key: str, suite: dict[str, Any]) -> tuple[Any, Any, str, str]:
     value, bound, problem = resolve_metric(suite, check.metric)
     if problem:
         return None, None, INCONCLUSIVE, problem

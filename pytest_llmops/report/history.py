@@ -32,7 +32,7 @@ def _number(value: Any) -> Any:
     return None
 
 
-def summarize(report: dict[str, Any]) -> dict[str, Any]:
+def history_entry(report: dict[str, Any]) -> dict[str, Any]:
     """The history entry of ``report`` (a dict, not yet serialized)."""
     run = report.get("run") if isinstance(report.get("run"), dict) else {}
     gate = report.get("gate")
@@ -60,10 +60,10 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def append_history(path: Path, report: dict[str, Any]) -> None:
-    """Append ``report``'s summary to the JSON-lines file at ``path`` (created with its folder)."""
+    """Append ``report``'s history entry to the JSON-lines file at ``path`` (created with its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(summarize(report), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    line = json.dumps(history_entry(report), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
     with open(path, "a+b") as fh:
         # A previous writer that died mid-line left no newline: start on a fresh line so
         # only that broken line is lost, not this one too.
@@ -117,4 +117,4 @@ def read_history(path: Path, limit: int = 50) -> History:
     return History(entries[-limit:] if limit > 0 else [], warnings)
 
 
-__all__ = ["append_history", "read_history", "summarize", "History"]
+__all__ = ["append_history", "history_entry", "read_history", "History"]

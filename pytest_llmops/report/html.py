@@ -189,10 +189,10 @@ def _latency_series(suites: dict[str, Any]) -> dict[str, list[tuple[str, list[fl
 
 
 def _history_points(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    from pytest_llmops.report.history import summarize
+    from pytest_llmops.report.history import history_entry
 
     entries = [h for h in history or [] if isinstance(h, dict) and isinstance(h.get("suites"), dict)]
-    current = summarize(report)
+    current = history_entry(report)
     if not entries or (entries[-1].get("started_at"), entries[-1].get("git_sha")) != (
             current.get("started_at"), current.get("git_sha")):
         entries.append(current)

@@ -1,0 +1,34 @@
+"""``llmops show REPORT.json``: print a plain-text summary of a JSON report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pytest_llmops.report.load import load_report
+
+__all__ = ["add_arguments", "run", "summary_table"]
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """A plain-text table of the suites in ``report``: one header line, then one line per suite."""
+    lines = [f"llmops report (plugin {report['run'].get('plugin_version')}, "
+             f"models: {', '.join(m['alias'] for m in report['run'].get('models', []))})"]
+    for name, suite in report.get("suites", {}).items():
+        rate = suite["metrics"]["pass_rate"]
+        shown = "n/a" if rate["value"] is None else f"{rate['value']:.3f} [{rate['ci95'][0]:.3f}, {rate['ci95'][1]:.3f}]"
+        lines.append(f"  {name} ({suite['kind']}, {suite['model']}): {suite['passed']}/{suite['n']} passed, "
+                     f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``llmops show``."""
+    parser.add_argument("report", type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary; an unusable report raises :class:`~pytest_llmops.report.load.ReportLoadError`."""
+    print(summary_table(load_report(args.report)))
+    return 0
