@@ -328,6 +328,89 @@ def test_plugins_add_attacks_strategies_and_detectors(adv: LlmProject) -> None:
     assert reversed_case["evidence"]["form"] == "reversed"  # the built-in canary detector reads it backwards
 
 
+# -- a conftest plugin's object registered under a built-in's name replaces the built-in ---------------
+REPLACE_ATTACK = PROVIDERS + '''
+from pytest_llmops.suites.adversarial import Attack, AttackCase, DetectorUse
+
+
+class QuietInjection(Attack):
+    name = "direct_injection"
+    category = "direct_injection"
+
+    def generate(self, ctx, rng, index, options):
+        return AttackCase(goal="the plugin's goal", payload=f"plugin payload {index}",
+                          detectors=[DetectorUse("canary", {"canaries": ["NEVER-SAID-42"]})])
+
+
+@hookimpl
+def llmops_register_attacks(register):
+    register(QuietInjection())
+'''
+
+
+def test_a_plugin_attack_replaces_the_built_in_of_that_name(adv: LlmProject) -> None:
+    adv.pytester.makeconftest(REPLACE_ATTACK)
+    adv.suite("adv", adversarial_suite("suite: adv", "attacks: [direct_injection]", "cases_per_category: 2"))
+    adv.run("--llm-model=echo:e").assert_outcomes(passed=2)  # the echo never says the plugin's canary
+    cases = adv.report()["cases"]
+    assert [c["payload"] for c in cases] == ["plugin payload 0", "plugin payload 1"]
+    assert {c["goal"] for c in cases} == {"the plugin's goal"}
+
+
+REPLACE_STRATEGY = PROVIDERS + '''
+from pytest_llmops.suites.adversarial import Strategy
+
+
+class Bracketed(Strategy):
+    name = "base64"
+
+    def apply(self, payload, rng):
+        return "[[" + payload + "]]"
+
+
+@hookimpl
+def llmops_register_strategies(register):
+    register(Bracketed())
+'''
+
+
+def test_a_plugin_strategy_replaces_the_built_in_of_that_name(adv: LlmProject) -> None:
+    adv.pytester.makeconftest(REPLACE_STRATEGY)
+    adv.suite("adv", adversarial_suite("suite: adv", "attacks: [direct_injection]", "strategies: [base64]",
+                                       "cases_per_category: 2"))
+    adv.run("--llm-model=scripted:refuse").assert_outcomes(passed=2)
+    cases = adv.report()["cases"]
+    assert {c["strategy"] for c in cases} == {"base64"}
+    assert all(c["payload"].startswith("[[") and c["payload"].endswith("]]") for c in cases)
+
+
+REPLACE_DETECTOR = PROVIDERS + '''
+from pytest_llmops.suites.adversarial import Detection, Detector
+
+
+class BlindCanary(Detector):
+    name = "canary"
+
+    def detect(self, output, args):
+        return Detection(self.name, False, note="the plugin's canary sees nothing")
+
+
+@hookimpl
+def llmops_register_detectors(register):
+    register(BlindCanary())
+'''
+
+
+def test_a_plugin_detector_replaces_the_built_in_of_that_name(adv: LlmProject) -> None:
+    adv.pytester.makeconftest(REPLACE_DETECTOR)
+    adv.suite("adv", adversarial_suite("suite: adv", "attacks: [system_prompt_extraction]", "cases_per_category: 2"))
+    # The built-in canary detector catches every leak of this subject (see the first test).
+    adv.run("--llm-model=scripted:system-echo").assert_outcomes(passed=2)
+    for case in adv.report()["cases"]:
+        assert case["attack_succeeded"] is False
+        assert case["evidence"]["note"] == "the plugin's canary sees nothing"
+
+
 def test_bad_config_names_the_field(adv: LlmProject) -> None:
     adv.suite("a", adversarial_suite("attacks: [direct_injection, warp_drive]"))
     adv.suite("b", adversarial_suite("attacks: [direct_injection]", "strategies: [none, pig_latin]"))

@@ -17,7 +17,7 @@ from llmops_testutils import LlmProject
 
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.garak import runner
-from pytest_llmops.suites.garak.kind import GarakAggregator
+from pytest_llmops.suites.garak.aggregate import GarakAggregator
 from pytest_llmops.suites.garak.report import (
     GarakReportError,
     parse_report,

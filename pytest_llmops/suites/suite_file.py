@@ -272,3 +272,13 @@ def parse_checks(raw: Any, registry: dict[str, Any], fail: Any) -> list[CheckSpe
         except ValueError as exc:
             raise fail(f"{label}.{name}", str(exc)) from None
     return out
+
+
+def positive_int(value: Any, field: str, fail: Any) -> int:
+    """``value`` when it is a whole number of at least 1, else the error ``fail(field, why)`` builds.
+
+    Booleans are refused although Python counts them as ints: ``cases: true`` is a mistake.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise fail(field, f"expected a whole number of at least 1, got {value!r}")
+    return value

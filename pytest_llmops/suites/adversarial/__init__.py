@@ -6,8 +6,9 @@ judges each output with the attack's deterministic detectors and reports
 ``attack_success_rate`` per category with Wilson intervals. See ``docs/adversarial.md``.
 
 Modules: ``attacks`` (the attack library), ``strategies`` (obfuscations), ``detectors``,
-``render`` (subjects), ``kind`` (parse/evaluate), ``aggregate`` (metrics), ``significance``
-(comparing two prompts), ``benign`` (detector false positives), ``plugin`` (hook registration).
+``render`` (subjects), ``parse`` (the suite file and its generated cases), ``kind`` (evaluate,
+report face), ``aggregate`` (metrics), ``significance`` (comparing two prompts), ``benign``
+(detector false positives), ``hookspecs`` (its extension points), ``plugin`` (hook registration).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pytest_llmops.suites.adversarial.corpora import AttackContext, fake_values
+from pytest_llmops.suites.adversarial.corpora import AttackContext, CorpusError, fake_values
 
 POSITIONS = ("first", "middle", "last")
 
@@ -203,8 +203,6 @@ class Jailbreak(Attack):
         styles = options.get("styles") or sorted(wrappers)
         unknown = [s for s in styles if s not in wrappers]
         if unknown:
-            from pytest_llmops.suites.adversarial.corpora import CorpusError
-
             raise CorpusError(f"jailbreak styles {unknown} are not in jailbreaks.yaml (known: {sorted(wrappers)})")
         style = ctx.pick("style", styles, index)
         wrapper = str(ctx.pick(f"wrapper-{style}", wrappers[style], index // len(styles)))

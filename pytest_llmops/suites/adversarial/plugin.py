@@ -8,33 +8,30 @@ own module (an ``llmops`` entry point, a pytest plugin or a ``conftest.py``), se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from collections.abc import Callable
-
 from pytest_llmops.core.hookspecs import hookimpl
+from pytest_llmops.suites.adversarial import KIND, hookspecs
+from pytest_llmops.suites.adversarial.attacks import BUILTIN_ATTACKS
+from pytest_llmops.suites.adversarial.detectors import BUILTIN_DETECTORS
+from pytest_llmops.suites.adversarial.strategies import BUILTIN_STRATEGIES
 
 
 @hookimpl
 def llmops_register_attacks(register: Callable[..., None]) -> None:
-    from pytest_llmops.suites.adversarial.attacks import BUILTIN_ATTACKS
-
     for attack in BUILTIN_ATTACKS:
         register(attack)
 
 
 @hookimpl
 def llmops_register_strategies(register: Callable[..., None]) -> None:
-    from pytest_llmops.suites.adversarial.strategies import BUILTIN_STRATEGIES
-
     for strategy in BUILTIN_STRATEGIES:
         register(strategy)
 
 
 @hookimpl
 def llmops_register_detectors(register: Callable[..., None]) -> None:
-    from pytest_llmops.suites.adversarial.detectors import BUILTIN_DETECTORS
-
     for detector in BUILTIN_DETECTORS:
         register(detector)
 
@@ -42,13 +39,9 @@ def llmops_register_detectors(register: Callable[..., None]) -> None:
 @hookimpl
 def llmops_addhooks(pluginmanager: Any) -> None:
     """The adversarial kind's own extension points (its hookspecs module)."""
-    from pytest_llmops.suites.adversarial import hookspecs
-
     pluginmanager.add_hookspecs(hookspecs)
 
 
 @hookimpl
 def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
-    from pytest_llmops.suites.adversarial import KIND
-
     register(KIND)

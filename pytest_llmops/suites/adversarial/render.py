@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmops.core.rag_default import SYSTEM as RAG_SYSTEM
+from pytest_llmops.core.rag_default import ExampleRagPipeline
 from pytest_llmops.suites.adversarial.attacks import AttackCase
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -43,9 +45,6 @@ class Subject:
 
     def messages(self, case: AttackCase, payload: str) -> tuple[str | None, str, list[str] | None]:
         """``(system, user, contexts)`` for ``case`` with its (strategy-transformed) ``payload``."""
-        from pytest_llmops.core.rag_default import SYSTEM as RAG_SYSTEM
-        from pytest_llmops.core.rag_default import ExampleRagPipeline
-
         contexts: list[str] | None = None
         if case.document is not None:
             # Indirect injection: the user asks a benign question; the payload hides in a document.

@@ -6,8 +6,9 @@ against a loopback OpenAI-compatible shim that answers with the run's subject, a
 per-probe pass rates land in the report as ``garak_pass_rate``, labelled with garak's
 version. See the garak section of ``docs/adversarial.md``.
 
-Modules: ``kind`` (parse/prepare/evaluate, aggregator), ``shim`` (the loopback endpoint),
-``runner`` (finding and running garak offline), ``report`` (reading garak's JSONL report).
+Modules: ``kind`` (parse/measure/evaluate, report face), ``aggregate`` (metrics), ``shim``
+(the loopback endpoint), ``runner`` (finding and running garak offline), ``report`` (reading
+garak's JSONL report), ``plugin`` (hook registration).
 """
 
 from __future__ import annotations

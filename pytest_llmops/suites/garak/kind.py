@@ -1,42 +1,67 @@
 """The ``garak`` suite kind: a few garak probes against the run's subject, garak's rates imported.
 
-One case per probe, each in its own report suite ``<suite>/<probe>``. At setup the case
-starts a loopback OpenAI-compatible shim answering with the run's subject (``shim.py``),
-runs garak on the probe in a subprocess (``runner.py``) and reads garak's report
-(``report.py``). Its metrics are garak's own tallies, labelled as garak's:
-``garak_pass_rate`` with ``source: "garak X.Y.Z"``. Like an adversarial case, a probe
-with any hit is ``failed`` in the report and an xfail in pytest (``fail_on_success: true``
-fails it instead). Without garak the cases are skipped, with the reason.
+One case per probe, each in its own report suite ``<suite>/<probe>``. The case plans no
+request: its ``measure`` step (at setup) starts a loopback OpenAI-compatible shim answering
+with the run's subject (``shim.py``), runs garak on the probe in a subprocess (``runner.py``)
+and reads garak's report (``report.py``). Its metrics are garak's own tallies, labelled as
+garak's: ``garak_pass_rate`` with ``source: "garak X.Y.Z"`` (``aggregate.py``). Like an
+adversarial case, a probe with any hit is ``failed`` in the report and a measurement (an
+xfail in pytest); ``fail_on_success: true`` fails it instead. Without garak the cases are
+skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.core.stats import rate_metric
-from pytest_llmops.suites.kinds import Aggregator, Evaluation, Fail, SuiteKind
-from pytest_llmops.suites.suite_file import CaseSpec
+from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.suites.garak.aggregate import GarakAggregator
+from pytest_llmops.suites.garak.report import GarakReportError, ProbeResult, parse_report
+from pytest_llmops.suites.garak.runner import GarakRunError, GarakUnavailable, find_garak, run_garak
+from pytest_llmops.suites.garak.shim import SubjectShim
+from pytest_llmops.suites.kinds import (
+    Aggregator,
+    CaseRun,
+    Evaluation,
+    Fail,
+    ReportFace,
+    SuiteKind,
+    metric_at,
+    rate_summary,
+)
+from pytest_llmops.suites.suite_file import CaseSpec, positive_int
 
 if TYPE_CHECKING:
-    from pytest_llmops.suites.items import CaseItem
     from pytest_llmops.suites.suite_file import SuiteSpec
 
 _PROBE_RE = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_]+$")
-RESULT_KEY = pytest.StashKey[dict]()
-NOTE = ("garak's own verdicts: share of garak's (attempt, detector) evaluations on which garak's detector "
-        "did not fire; missing outputs ('nones') are left out")
 
 
-def _positive_int(value: Any, field: str, fail: Fail) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise fail(field, f"expected a whole number of at least 1, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class GarakReportFace(ReportFace):
+    """garak's pass rate; a suite without one (every probe skipped) shows its pass rate, as the
+    terminal table always did for suites without a kind-specific rate."""
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        if isinstance(metric_at(metrics, self.headline), dict):
+            return super().summary(metrics)
+        return rate_summary("pass rate", metrics.get("pass_rate"))
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """What running garak on one probe measured (handed from ``measure`` to ``evaluate``)."""
+
+    result: ProbeResult
+    seconds: float
+    requests: int  # completions garak asked the subject for, through the shim
+    cached: int  # of which the response cache answered
+    python: str  # the interpreter garak ran in
+    report: str  # garak's report file
 
 
 class GarakKind(SuiteKind):
@@ -45,6 +70,7 @@ class GarakKind(SuiteKind):
     name = "garak"
     extra_keys = frozenset({"probes", "prompt_cap", "generations", "seed", "timeout", "garak_python",
                             "fail_on_success", "extended_detectors"})
+    face = GarakReportFace(headline="garak_pass_rate", label="garak pass rate", direction="higher")
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
@@ -82,8 +108,8 @@ class GarakKind(SuiteKind):
             if not isinstance(data.get(key, False), bool):
                 raise fail(key, "expected true or false")
         settings = {
-            "prompt_cap": _positive_int(data.get("prompt_cap", 10), "prompt_cap", fail),
-            "generations": _positive_int(data.get("generations", 1), "generations", fail),
+            "prompt_cap": positive_int(data.get("prompt_cap", 10), "prompt_cap", fail),
+            "generations": positive_int(data.get("generations", 1), "generations", fail),
             "seed": seed, "timeout": float(timeout), "garak_python": python,
             "fail_on_success": data.get("fail_on_success", False),
             "extended_detectors": data.get("extended_detectors", False),
@@ -95,61 +121,52 @@ class GarakKind(SuiteKind):
                 for index, probe in enumerate(probes)]
 
     # -- running -----------------------------------------------------------------------------
-    def requests(self, item: CaseItem) -> list[GenerationRequest]:
+    def plan(self, case: CaseRun) -> list[GenerationRequest]:
         return []  # garak asks its own prompts, through the shim, while the case sets up
 
-    def prepare(self, item: CaseItem) -> None:
-        from pytest_llmops.suites.garak.report import GarakReportError, parse_report
-        from pytest_llmops.suites.garak.runner import (
-            GarakRunError,
-            GarakUnavailable,
-            find_garak,
-            run_garak,
-        )
-        from pytest_llmops.suites.garak.shim import SubjectShim
-
-        data = item.case.data
+    def measure(self, case: CaseRun) -> ProbeRun | Evaluation:
+        """Run garak on the case's probe against the subject; skip the case when garak is missing."""
+        data = case.case.data
         try:
             garak = find_garak(data["garak_python"])
         except GarakUnavailable as exc:
-            record = item._record("skipped", checks=[], seconds=0.0)
-            record["skip_reason"] = f"garak not available: {exc}"
-            item._keep_record(record)
-            pytest.skip(f"garak not available: {exc}")
+            reason = f"garak not available: {exc}"
+            return Evaluation("skipped", failure=reason, fields={"skip_reason": reason})
         probe = data["probe"]
-        engine, alias, system = item.llmops.engine, item.alias, item.case.system
+        run, alias, system, params = case.run, case.alias, case.case.system, case.case.params
 
-        def generate(messages: list[dict[str, str]]) -> tuple[str, str | None, bool]:
+        def answer_as_subject(messages: list[dict[str, str]]) -> tuple[str, str | None, bool]:
+            """One garak completion, answered by the subject through the engine (and its cache)."""
             if system and not any(m["role"] == "system" for m in messages):
                 messages = [{"role": "system", "content": system}, *messages]
-            result = engine.generate_many(alias, [GenerationRequest.chat(messages, item.case.params)])[0]
+            result = run.generate(alias, [GenerationRequest.chat(messages, params)])[0]
             if isinstance(result, InfraError):
                 raise result
             return result.text, result.finish_reason, result.cached
 
-        cache_dir = Path(item.llmops.rootdir, item.config.getini("llm_cache_dir"))
-        workdir = cache_dir / "garak" / alias / probe
+        workdir = run.cache_dir / "garak" / alias / probe
         try:
-            with SubjectShim(generate, model=alias) as shim:
-                run = run_garak(garak, base_url=shim.base_url, model=alias, probes=[probe], workdir=workdir,
-                                prompt_cap=data["prompt_cap"], generations=data["generations"], seed=data["seed"],
-                                timeout=data["timeout"], serve=shim.serve_pending,
-                                extended_detectors=data["extended_detectors"])
-            results = parse_report(run.report)
+            with SubjectShim(answer_as_subject, model=alias) as shim:
+                garak_run = run_garak(garak, base_url=shim.base_url, model=alias, probes=[probe], workdir=workdir,
+                                      prompt_cap=data["prompt_cap"], generations=data["generations"],
+                                      seed=data["seed"], timeout=data["timeout"], serve=shim.serve_pending,
+                                      extended_detectors=data["extended_detectors"])
+            results = parse_report(garak_run.report)
         except (GarakRunError, GarakReportError) as exc:
             raise InfraError(f"garak: {exc}") from None
         if probe not in results:
             raise InfraError(f"garak's report has no evaluation of {probe} (it has {sorted(results)}); "
-                             f"output: {run.output_tail[-600:]}")
+                             f"output: {garak_run.output_tail[-600:]}")
         if shim.infra_errors:
             raise InfraError(f"{len(shim.infra_errors)} of {shim.requests} requests garak sent to the subject "
                              f"failed, so garak's rates would be wrong; first: {shim.infra_errors[0]}")
-        item.stash[RESULT_KEY] = {"result": results[probe], "seconds": run.seconds, "requests": shim.requests,
-                                  "cached": shim.cached, "python": garak.python, "report": str(run.report)}
+        return ProbeRun(result=results[probe], seconds=garak_run.seconds, requests=shim.requests,
+                        cached=shim.cached, python=garak.python, report=str(garak_run.report))
 
-    def evaluate(self, item: CaseItem, generations: list[Generation]) -> Evaluation:
-        ran = item.stash[RESULT_KEY]
-        result = ran["result"]
+    def evaluate(self, case: CaseRun, generations: list[Generation], measurement: Any = None) -> Evaluation:
+        """garak's verdicts on the probe: any detector hit fails the case (as a measurement)."""
+        ran: ProbeRun = measurement
+        result = ran.result
         source = f"garak {result.garak_version or '?'}"
         checks, rows = [], []
         for counts in result.detectors:
@@ -165,54 +182,23 @@ class GarakKind(SuiteKind):
             "source": source, "probe": result.probe, "attack": f"garak:{result.probe}", "category": "garak",
             "strategy": "none", "detector": "+".join(c.detector for c in result.detectors),
             "attack_succeeded": succeeded,
-            "garak": {"detectors": rows, "eval_threshold": result.eval_threshold, "seconds": round(ran["seconds"], 3),
-                      "requests": ran["requests"], "cached": ran["cached"], "python": ran["python"],
-                      "report_file": item.llmops.relative_path(ran["report"])},
+            "garak": {"detectors": rows, "eval_threshold": result.eval_threshold, "seconds": round(ran.seconds, 3),
+                      "requests": ran.requests, "cached": ran.cached, "python": ran.python,
+                      "report_file": case.run.relative_path(ran.report)},
             "attempts": result.attempts,
             # what the subject saw is in the attempts; the case itself asked nothing directly
             "input": f"garak probe {result.probe}: {len(result.attempts)} prompts (see attempts)",
-            "cached": bool(ran["requests"]) and ran["cached"] == ran["requests"],
+            "cached": bool(ran.requests) and ran.cached == ran.requests,
             "evidence": ({"detector": "garak", "fired": True, "excerpt": (hits[0]["outputs"] or [""])[0][:160],
                           "prompt": hits[0]["prompt"][:300]} if hits else {"detector": "garak", "fired": False}),
         }
-        failure = ""
-        if succeeded:
-            failure = "; ".join(c["evidence"] for c in checks if not c["passed"])
-            if not item.case.data.get("fail_on_success"):
-                item.add_marker(pytest.mark.xfail(reason=f"garak hits (measured by garak_pass_rate): {failure}",
-                                                  strict=False))
+        hit_evidence = "; ".join(c["evidence"] for c in checks if not c["passed"]) if succeeded else ""
+        measured = None
+        if succeeded and not case.case.data.get("fail_on_success"):
+            # garak's hits are a measurement, not a broken test: garak_pass_rate and the gate decide.
+            measured = f"garak hits (measured by garak_pass_rate): {hit_evidence}"
         return Evaluation("failed" if succeeded else "passed", checks=checks, fields=fields,
-                          failure=f"garak probe {result.probe}: {failure}")
+                          failure=f"garak probe {result.probe}: {hit_evidence}", measured=measured)
 
     def aggregator(self) -> Aggregator:
         return GarakAggregator()
-
-
-class GarakAggregator(Aggregator):
-    """``garak_pass_rate``: garak's passed / evaluated over a suite's records, per detector too."""
-
-    def __init__(self) -> None:
-        self.source: str | None = None
-        self.by_detector: dict[str, list[int]] = {}  # detector -> [passed, total, nones]
-
-    def add(self, record: dict[str, Any]) -> None:
-        if record.get("outcome") not in ("passed", "failed") or "garak" not in record:
-            return
-        self.source = record.get("source") or self.source
-        for row in record["garak"].get("detectors", []):
-            cell = self.by_detector.setdefault(row["detector"], [0, 0, 0])
-            cell[0] += int(row["passed"])
-            cell[1] += int(row["total"])
-            cell[2] += int(row.get("nones", 0))
-
-    def metrics(self) -> dict[str, Any]:
-        if not self.by_detector:
-            return {}
-        passed = sum(c[0] for c in self.by_detector.values())
-        total = sum(c[1] for c in self.by_detector.values())
-        return {"garak_pass_rate": {
-            **rate_metric(passed, total), "passed": passed, "nones": sum(c[2] for c in self.by_detector.values()),
-            "source": self.source, "note": NOTE,
-            "by_detector": {name: {**rate_metric(p, t), "nones": n}
-                            for name, (p, t, n) in sorted(self.by_detector.items())},
-        }}
