@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from llmops_testutils import LlmProject
+from llmops_testutils import ECHO_CONFTEST, LlmProject
 
 from pytest_llmops.providers.base import GenerationParams
 from pytest_llmops.suites.builtins import default_registry
@@ -275,6 +275,119 @@ def test_plugin_perturbation_and_relation_from_hooks(mm: LlmProject) -> None:
     assert case["followups"][0]["output"] == "echo: HELLO!" and case["evidence"] == "11 vs 12 characters"
 
 
+PLUGIN_OVERRIDES_BUILTINS = '''
+from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.providers.base import InfraError
+from pytest_llmops.suites.metamorphic.model_relations import ModelRelation
+from pytest_llmops.suites.metamorphic.perturbations import TextPerturbation
+from pytest_llmops.suites.metamorphic.relations import Relation, Verdict
+
+
+class PluginTypos(TextPerturbation):
+    name = "typos"  # a built-in's name: this one replaces it
+
+    def perturb_text(self, text, rng, options):
+        new = "PLUGIN " + text
+        return new, [{"op": "plugin-typos", "before": text, "after": new}]
+
+
+class AlwaysViolated(Relation):
+    name = "normalized-exact"  # a built-in's name: this one replaces it
+
+    def check(self, pair, options):
+        return Verdict(False, "plugin relation: always violated")
+
+
+class Explodes(Relation):
+    name = "explodes"
+
+    def check(self, pair, options):
+        raise RuntimeError("boom")
+
+
+class ProviderDown(ModelRelation):
+    name = "provider-down"
+
+    def run(self, provider, request, options):
+        raise InfraError("connection refused")
+
+
+@hookimpl
+def llmops_register_perturbations(register):
+    register(PluginTypos())
+
+
+@hookimpl
+def llmops_register_relations(register):
+    register(AlwaysViolated())
+    register(Explodes())
+    register(ProviderDown())
+'''
+
+
+@pytest.fixture
+def overrides(project: LlmProject) -> LlmProject:
+    project.pytester.makeconftest(ECHO_CONFTEST + PLUGIN_OVERRIDES_BUILTINS)
+    return project
+
+
+def test_plugin_replaces_builtin_perturbation_and_relation(overrides: LlmProject) -> None:
+    mm = overrides
+    mm.suite("p", """
+        kind: metamorphic
+        relations:
+          - family: typos
+            perturbation: typos
+            relation: normalized-exact
+            inputs: ["Hello there friend"]
+          - family: case
+            perturbation: case
+            relation: {label-equality: {labels: [hello]}}
+            inputs: ["Hello there friend"]
+    """)
+    result = mm.run("--llm-model=echo:a")
+    result.assert_outcomes(passed=2)
+    # The terminal summary shows the kind's headline: violations with its Wilson interval.
+    result.stdout.fnmatch_lines(["*metamorphic/typos*violations 1.00 [[]0.21, 1.00[]]*"])
+    report = mm.report()
+    assert metrics(report, "metamorphic/typos")["violation_rate"]["value"] == 1.0
+    case = mm.cases()["typos.1[a]"]
+    followup = case["followups"][0]
+    # The plugin's perturbation made the follow-up, the plugin's relation judged it.
+    assert followup["changes"] == [{"op": "plugin-typos", "before": "Hello there friend",
+                                    "after": "PLUGIN Hello there friend", "field": "text"}]
+    assert followup["output"] == "echo: PLUGIN Hello there friend"
+    assert case["evidence"] == "plugin relation: always violated" and case["violated"] is True
+    assert case["checks"][0]["evidence"] == "plugin relation: always violated"
+    # Built-ins the plugin did not replace still work.
+    assert mm.cases()["case.1[a]"]["violated"] is False
+
+
+def test_errors_while_checking_are_error_records(overrides: LlmProject) -> None:
+    mm = overrides
+    mm.suite("p", """
+        kind: metamorphic
+        relations:
+          - family: broken
+            perturbation: case
+            relation: explodes
+            inputs: ["Hello there"]
+          - family: down
+            relation: provider-down
+            inputs: ["Hello there"]
+    """)
+    result = mm.run("--llm-model=echo:a")
+    # Raised while the test ran (not in setup): pytest counts them as failed, the report as errors.
+    result.assert_outcomes(failed=2)
+    cases = mm.cases()
+    broken, down = cases["case.1[a]"], cases["provider-down.1[a]"]
+    assert broken["outcome"] == "error" and broken["error"] == "error: RuntimeError: boom"
+    assert down["outcome"] == "error" and down["error"] == "infra error: connection refused"
+    assert broken["family"] == "broken" and "violated" not in broken
+    report = mm.report()
+    assert metrics(report, "metamorphic/broken")["violation_rate"]["n"] == 0
+
+
 @pytest.mark.parametrize("body, message", [
     ("cases: [{id: a, input: b, checks: [{contains: b}]}]",
      "*field 'cases': a metamorphic suite lists relation blocks*"),
@@ -385,3 +498,15 @@ def pytest_sessionfinish(session):
     modules = json.loads((mm.path / "modules.json").read_text())
     assert "pytest_llmops.suites.metamorphic.kind" in modules
     assert sorted({m.split(".")[0] for m in modules} & {"torch", "transformers", "jinja2", "openai"}) == []
+
+
+def test_report_face_reads_like_the_terminal_table_always_did() -> None:
+    from pytest_llmops.suites.metamorphic.kind import KIND
+
+    rate = {"value": 0.375, "ci95": [0.137, 0.694], "n": 8}
+    assert KIND.face.summary({"violation_rate": rate, "pass_rate": {"value": 1.0, "ci95": [0.6, 1.0], "n": 8}}) \
+        == "violations 0.38 [0.14, 0.69]"
+    assert KIND.face.summary({"violation_rate": {"value": None, "ci95": [0.0, 1.0], "n": 0}}) == "violations n/a"
+    # Metrics folded without this kind's aggregator: the pass rate, as before.
+    assert KIND.face.summary({"pass_rate": {"value": 0.5, "ci95": [0.1, 0.9], "n": 2}}) == "pass rate 0.50 [0.10, 0.90]"
+    assert KIND.face.direction == "lower" and "violation_rate" in KIND.face.as_dict({})["lower_is_better"]

@@ -14,7 +14,7 @@ from pytest_llmops.providers.base import (
     InfraError,
 )
 from pytest_llmops.suites.metamorphic.core import builtin_tables, resolve_relation
-from pytest_llmops.suites.metamorphic.relations import Pair, chosen_option, extract_json
+from pytest_llmops.suites.metamorphic.relations import Pair, chosen_option, first_json_or_none
 
 _, RELATIONS = builtin_tables()
 
@@ -51,7 +51,7 @@ def test_json_field_equality() -> None:
     assert differ.holds is False and "age: 30 vs 31" in differ.evidence
     assert check("json-field-equality", a, "not json", fields).holds is False
     assert check("json-field-equality", "no", "nothing", fields).holds is True
-    assert extract_json('text {"a": [1, 2]} more') == {"a": [1, 2]}
+    assert first_json_or_none('text {"a": [1, 2]} more') == {"a": [1, 2]}
 
 
 def test_numeric_tolerance() -> None:

@@ -1,11 +1,15 @@
 """The metamorphic suite: relations that must hold between outputs, for models, prompts and RAG.
 
 - :mod:`.perturbations`: seeded, deterministic input perturbations that record what they changed;
-- :mod:`.relations`: output relations (invariance, equivariance, directional);
+- :mod:`.relations`: the relation protocol and the helpers relations read outputs with;
+- :mod:`.output_relations`: the built-in output relations (invariance, equivariance, directional);
 - :mod:`.model_relations`: relations checked against the provider (prefix, batch, streaming);
-- :mod:`.kind`: the ``metamorphic`` YAML suite kind (``KIND``) and its metrics;
+- :mod:`.core`: what the YAML kind and the Python API share (tables, follow-ups, verdicts);
+- :mod:`.kind`: the ``metamorphic`` YAML suite kind (``KIND``): plan, measure, evaluate;
+- :mod:`.blocks`, :mod:`.inputs`, :mod:`.rendering`: collecting a suite file into cases;
+- :mod:`.aggregate`: the suite's metrics (violation rate, no-ops, position gap);
 - :mod:`.api`: the Python API behind the ``metamorphic`` fixture;
-- :mod:`.builtins`: the hooks that register the built-in perturbations and relations.
+- :mod:`.hookspecs`, :mod:`.plugin`: the extension points and the hooks that register the built-ins.
 
 Reference: docs/metamorphic.md.
 """

@@ -29,7 +29,7 @@ from pytest_llmops.suites.metamorphic.core import (
     resolve_relation,
     tables,
 )
-from pytest_llmops.suites.metamorphic.relations import DIRECTIONAL, EQUIVARIANCE, INVARIANCE, Pair, clip
+from pytest_llmops.suites.metamorphic.relations import DIRECTIONAL, EQUIVARIANCE, INVARIANCE, Pair, quoted_excerpt
 
 
 @dataclass
@@ -84,8 +84,9 @@ class MetamorphicResult:
             bad = next((f for f in case.followups if f["holds"] is False), None)
             if bad is None:
                 continue
-            lines.append(f"  - {clip(case.input)} -> {clip(case.output)}")
-            lines.append(f"    follow-up ({bad['changed']}): {clip(bad['input'])} -> {clip(bad['output'])}")
+            lines.append(f"  - {quoted_excerpt(case.input)} -> {quoted_excerpt(case.output)}")
+            lines.append(f"    follow-up ({bad['changed']}): {quoted_excerpt(bad['input'])} "
+                         f"-> {quoted_excerpt(bad['output'])}")
             lines.append(f"    {bad['evidence']}")
         if len(self.violations) > limit:
             lines.append(f"  ... and {len(self.violations) - limit} more")

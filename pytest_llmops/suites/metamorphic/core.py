@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from pytest_llmops.suites.metamorphic.perturbations import Perturbation, Perturbed
+from pytest_llmops.suites.metamorphic.plugin import all_perturbations, all_relations
 from pytest_llmops.suites.metamorphic.relations import Relation, Verdict
 
 
 def builtin_tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The built-in perturbations and relations by name (what the builtins hooks register)."""
-    from pytest_llmops.suites.metamorphic.builtins import all_perturbations, all_relations
-
+    """The built-in perturbations and relations by name (what the kind's plugin module registers)."""
     return {p.name: p for p in all_perturbations()}, {r.name: r for r in all_relations()}
 
 
@@ -30,8 +29,11 @@ def tables(registry: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return perturbations, relations
 
 
-def parse_spec(raw: Any, what: str) -> tuple[str, dict[str, Any]]:
-    """``name`` or ``{name: options}`` (like checks) -> ``(name, options)``."""
+def name_and_options(raw: Any, what: str) -> tuple[str, dict[str, Any]]:
+    """A suite's ``name`` or ``{name: {option: value}}`` (written like checks) as ``(name, options)``.
+
+    ``what`` (``perturbation``, ``relation``) names the field in the error message.
+    """
     if isinstance(raw, str) and raw:
         return raw, {}
     if isinstance(raw, dict) and len(raw) == 1:
@@ -45,7 +47,8 @@ def parse_spec(raw: Any, what: str) -> tuple[str, dict[str, Any]]:
 
 
 def resolve_perturbation(raw: Any, table: dict[str, Any]) -> tuple[Perturbation, dict[str, Any]]:
-    name, options = parse_spec(raw, "perturbation")
+    """The perturbation ``raw`` names in ``table`` and its validated options (``LookupError``/``ValueError``)."""
+    name, options = name_and_options(raw, "perturbation")
     perturbation = table.get(name)
     if perturbation is None:
         raise LookupError(f"unknown perturbation {name!r}; known: {', '.join(sorted(table))}")
@@ -53,7 +56,8 @@ def resolve_perturbation(raw: Any, table: dict[str, Any]) -> tuple[Perturbation,
 
 
 def resolve_relation(raw: Any, table: dict[str, Any]) -> tuple[Relation, dict[str, Any]]:
-    name, options = parse_spec(raw, "relation")
+    """The relation ``raw`` names in ``table`` and its validated options (``LookupError``/``ValueError``)."""
+    name, options = name_and_options(raw, "relation")
     relation = table.get(name)
     if relation is None:
         raise LookupError(f"unknown relation {name!r}; known: {', '.join(sorted(table))}")

@@ -19,7 +19,7 @@ import dataclasses
 from typing import Any, Sequence
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.suites.metamorphic.relations import MODEL, Relation, Verdict, clip
+from pytest_llmops.suites.metamorphic.relations import MODEL, Relation, Verdict, quoted_excerpt
 
 
 class ModelRelation(Relation):
@@ -81,12 +81,12 @@ class PrefixConsistency(ModelRelation):
         details = {"k": k, "output_k": short.text, "output_2k": long.text,
                    "finish_k": short.finish_reason, "finish_2k": long.finish_reason}
         if short.finish_reason == "stop" and short.text.strip() != long.text.strip():
-            return Verdict(False, f"k={k} stopped on its own with {clip(short.text)} but 2k={2 * k} gave "
-                                  f"{clip(long.text)}", details)
+            return Verdict(False, f"k={k} stopped on its own with {quoted_excerpt(short.text)} but "
+                                  f"2k={2 * k} gave {quoted_excerpt(long.text)}", details)
         if long.text.startswith(head):
             return Verdict(True, f"k={k} output is a prefix of the 2k={2 * k} output", details)
-        return Verdict(False, f"k={k} output {clip(short.text)} is not a prefix of 2k={2 * k} output "
-                              f"{clip(long.text)}", details)
+        return Verdict(False, f"k={k} output {quoted_excerpt(short.text)} is not a prefix of "
+                              f"2k={2 * k} output {quoted_excerpt(long.text)}", details)
 
 
 def default_fillers(request: GenerationRequest) -> list[str]:
@@ -126,8 +126,8 @@ class BatchInvariance(ModelRelation):
             return Verdict(None, "the provider did not batch the prompts together (batch size 1)", details)
         if alone.text == batched.text:
             return Verdict(True, f"same output alone and in a batch of {batched.batch_size}", details)
-        return Verdict(False, f"alone {clip(alone.text)} vs in a batch of {batched.batch_size} "
-                              f"{clip(batched.text)}", details)
+        return Verdict(False, f"alone {quoted_excerpt(alone.text)} vs in a batch of {batched.batch_size} "
+                              f"{quoted_excerpt(batched.text)}", details)
 
 
 def hf_stream(provider: Any, request: GenerationRequest) -> str:
@@ -198,7 +198,8 @@ class StreamConsistency(ModelRelation):
         a, b = (streamed.strip(), whole.strip()) if options.get("strip", True) else (streamed, whole)
         if a == b:
             return Verdict(True, f"same text streamed ({how}) and not", details)
-        return Verdict(False, f"streamed {clip(streamed)} vs non-streamed {clip(whole)}", details)
+        return Verdict(False, f"streamed {quoted_excerpt(streamed)} vs non-streamed {quoted_excerpt(whole)}",
+                       details)
 
 
 BUILTIN_MODEL_RELATIONS: tuple[ModelRelation, ...] = (PrefixConsistency(), BatchInvariance(), StreamConsistency())

@@ -29,6 +29,7 @@ class Perturbed:
 
 
 def describe_change(change: dict[str, Any]) -> str:
+    """One change as a line for reports: ``op at N: 'before' -> 'after'``."""
     op = change.get("op", "change")
     if "before" in change and "after" in change:
         where = f" at {change['at']}" if "at" in change else ""
@@ -96,14 +97,20 @@ class TextPerturbation(Perturbation):
         raise NotImplementedError
 
 
-def _positive_int(options: dict[str, Any], key: str, default: int) -> int:
+def positive_int_option(options: dict[str, Any], key: str, default: int) -> int:
+    """Option ``key`` of a perturbation (``default`` when absent), which must be a positive integer.
+
+    Raises ``ValueError`` naming the option; the caller reports it against the suite's field.
+    """
     value = options.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"option {key!r} must be a positive integer, got {value!r}")
     return value
 
 
-def _choices(options: dict[str, Any], key: str, allowed: Sequence[str], default: Sequence[str]) -> list[str]:
+def choice_list_option(options: dict[str, Any], key: str, allowed: Sequence[str],
+                       default: Sequence[str]) -> list[str]:
+    """Option ``key`` as a non-empty list of names from ``allowed`` (one name counts as a list of one)."""
     value = options.get(key, list(default))
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):

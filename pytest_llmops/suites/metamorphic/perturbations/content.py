@@ -8,8 +8,12 @@ import random
 import re
 from typing import Any, Sequence
 
-from pytest_llmops.suites.metamorphic.perturbations.base import TextPerturbation, _choices, _positive_int
-from pytest_llmops.suites.metamorphic.perturbations.surface import _match_case
+from pytest_llmops.suites.metamorphic.perturbations.base import (
+    TextPerturbation,
+    choice_list_option,
+    positive_int_option,
+)
+from pytest_llmops.suites.metamorphic.perturbations.surface import match_initial_case
 
 # -- appended sentence, fairness swaps, numbers, paraphrase, format --------------------------
 
@@ -180,7 +184,7 @@ class Numbers(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["n"] = _positive_int(options, "n", 1)
+        options["n"] = positive_int_option(options, "n", 1)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -260,7 +264,7 @@ class Format(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["styles"] = _choices(options, "styles", _FORMAT_STYLES, _FORMAT_STYLES)
+        options["styles"] = choice_list_option(options, "styles", _FORMAT_STYLES, _FORMAT_STYLES)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -304,7 +308,7 @@ class Negate(TextPerturbation):
             return text, []
         word = m.group(1)
         if word.lower() in _NEGATED:
-            after = _match_case(word, _NEGATED[word.lower()])
+            after = match_initial_case(word, _NEGATED[word.lower()])
         elif m.group(2):
             after = word
         else:

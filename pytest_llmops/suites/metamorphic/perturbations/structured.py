@@ -7,7 +7,7 @@ import random
 import re
 from typing import Any
 
-from pytest_llmops.suites.metamorphic.perturbations.base import Perturbation, Perturbed, _positive_int
+from pytest_llmops.suites.metamorphic.perturbations.base import Perturbation, Perturbed, positive_int_option
 
 # -- multiple choice and few-shot ---------------------------------------------------------
 
@@ -184,7 +184,7 @@ class AddDistractors(Perturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["n"] = _positive_int(options, "n", 2)
+        options["n"] = positive_int_option(options, "n", 2)
         passages = options.get("passages")
         if passages is not None and (not isinstance(passages, list) or not all(isinstance(p, str) for p in passages)):
             raise ValueError("option 'passages' must be a list of passages")

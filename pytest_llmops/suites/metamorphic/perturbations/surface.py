@@ -8,7 +8,11 @@ import re
 import unicodedata
 from typing import Any
 
-from pytest_llmops.suites.metamorphic.perturbations.base import TextPerturbation, _choices, _positive_int
+from pytest_llmops.suites.metamorphic.perturbations.base import (
+    TextPerturbation,
+    choice_list_option,
+    positive_int_option,
+)
 
 # -- character typos -----------------------------------------------------------------------
 
@@ -63,9 +67,9 @@ class Typos(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["max_edits"] = _positive_int(options, "max_edits", 1)
-        options["ops"] = _choices(options, "ops", TYPO_OPS, TYPO_OPS)
-        options["min_word_length"] = _positive_int(options, "min_word_length", 3)
+        options["max_edits"] = positive_int_option(options, "max_edits", 1)
+        options["ops"] = choice_list_option(options, "ops", TYPO_OPS, TYPO_OPS)
+        options["min_word_length"] = positive_int_option(options, "min_word_length", 3)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -131,7 +135,7 @@ class Case(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["styles"] = _choices(options, "styles", list(_CASE_STYLES), ["lower", "upper", "title"])
+        options["styles"] = choice_list_option(options, "styles", list(_CASE_STYLES), ["lower", "upper", "title"])
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -154,8 +158,8 @@ class Whitespace(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["n"] = _positive_int(options, "n", 2)
-        options["styles"] = _choices(options, "styles", [*_WS_STYLES, "pad"], ["double", "newline", "pad"])
+        options["n"] = positive_int_option(options, "n", 2)
+        options["styles"] = choice_list_option(options, "styles", [*_WS_STYLES, "pad"], ["double", "newline", "pad"])
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -190,7 +194,7 @@ class Punctuation(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["styles"] = _choices(options, "styles", _PUNCT_STYLES, _PUNCT_STYLES)
+        options["styles"] = choice_list_option(options, "styles", _PUNCT_STYLES, _PUNCT_STYLES)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -232,7 +236,8 @@ _CONTRACTIONS = (
 )
 
 
-def _match_case(template: str, replacement: str) -> str:
+def match_initial_case(template: str, replacement: str) -> str:
+    """``replacement`` with its first letter upper- or lower-cased like ``template``'s ("I" stays)."""
     if template[:1].isupper() and replacement[:1].islower():
         return replacement[:1].upper() + replacement[1:]
     if template[:1].islower() and replacement[:1].isupper() and not replacement.startswith("I"):
@@ -264,7 +269,7 @@ class Contractions(TextPerturbation):
         for before, after in pairs:
             phrase = re.escape(before).replace("'", "['\u2019]")  # straight or curly apostrophe
             for m in re.finditer(rf"(?<![\w']){phrase}(?![\w'])", text, flags=re.IGNORECASE):
-                found.append((m.start(), m.end(), _match_case(m.group(), after)))
+                found.append((m.start(), m.end(), match_initial_case(m.group(), after)))
         found.sort()
         kept: list[tuple[int, int, str]] = []
         for start, end, after in found:  # no overlapping matches
@@ -292,7 +297,7 @@ class Confusables(TextPerturbation):
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
-        options["n"] = _positive_int(options, "n", 2)
+        options["n"] = positive_int_option(options, "n", 2)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
