@@ -18,7 +18,7 @@ from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 from pytest_llmops.providers.base import GenerationParams
 
 if TYPE_CHECKING:
-    from pytest_llmops.session import LlmopsSession
+    pass
 
 CACHE_MODES = ("rw", "read", "off", "refresh")
 DEFAULT_SUITE_GLOBS = ("*.eval.yaml", "*.eval.yml")

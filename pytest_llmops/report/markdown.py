@@ -16,7 +16,7 @@ import math
 from typing import Any, Iterable, Iterator
 
 from pytest_llmops.report.regression_table import REGRESSION_TABLE_HEAD, regression_rows
-from pytest_llmops.report.faces import headline_text, lower_is_better
+from pytest_llmops.report.faces import headline_text
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 DEFAULT_LIMIT = 65000

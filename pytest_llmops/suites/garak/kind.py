@@ -30,8 +30,6 @@ from pytest_llmops.suites.kinds import (
     Fail,
     ReportFace,
     SuiteKind,
-    metric_at,
-    rate_summary,
 )
 from pytest_llmops.suites.suite_file import CaseSpec, positive_int
 
@@ -39,17 +37,6 @@ if TYPE_CHECKING:
     from pytest_llmops.suites.suite_file import SuiteSpec
 
 _PROBE_RE = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_]+$")
-
-
-@dataclass(frozen=True)
-class GarakReportFace(ReportFace):
-    """garak's pass rate; a suite without one (every probe skipped) shows its pass rate, as the
-    terminal table always did for suites without a kind-specific rate."""
-
-    def summary(self, metrics: dict[str, Any]) -> str:
-        if isinstance(metric_at(metrics, self.headline), dict):
-            return super().summary(metrics)
-        return rate_summary("pass rate", metrics.get("pass_rate"))
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,7 @@ class GarakKind(SuiteKind):
     name = "garak"
     extra_keys = frozenset({"probes", "prompt_cap", "generations", "seed", "timeout", "garak_python",
                             "fail_on_success", "extended_detectors"})
-    face = GarakReportFace(headline="garak_pass_rate", label="garak pass rate", direction="higher")
+    face = ReportFace(headline="garak_pass_rate", label="garak pass rate", direction="higher")
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],

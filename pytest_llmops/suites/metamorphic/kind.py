@@ -44,8 +44,6 @@ from pytest_llmops.suites.kinds import (
     Fail,
     ReportFace,
     SuiteKind,
-    metric_at,
-    rate_summary,
 )
 from pytest_llmops.suites.metamorphic.aggregate import MetamorphicAggregator
 from pytest_llmops.suites.metamorphic.blocks import TOP_KEYS, MetamorphicCase, parse_relation_blocks
@@ -55,19 +53,6 @@ from pytest_llmops.suites.metamorphic.relations import Pair, Verdict, is_correct
 
 if TYPE_CHECKING:
     from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
-
-
-@dataclass(frozen=True)
-class ViolationFace(ReportFace):
-    """The violation rate as headline; the pass rate when a suite's metrics lack it, as the
-    terminal table always showed (metrics folded without this kind's aggregator)."""
-
-    def summary(self, metrics: dict[str, Any]) -> str:
-        """``violations 0.38 [0.14, 0.69]``; ``pass rate ...`` or ``n/a`` without a violation rate."""
-        rate = metric_at(metrics, self.headline)
-        if not (isinstance(rate, dict) and "ci95" in rate):
-            return rate_summary("pass rate", metrics.get("pass_rate"))
-        return super().summary(metrics)
 
 
 @dataclass
@@ -89,7 +74,7 @@ class MetamorphicKind(SuiteKind):
 
     name = "metamorphic"
     extra_keys = TOP_KEYS
-    face = ViolationFace(headline="violation_rate", label="violations", direction="lower",
+    face = ReportFace(headline="violation_rate", label="violations", direction="lower",
                          lower_is_better=("violation_rate",))
 
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
@@ -160,7 +145,9 @@ class MetamorphicKind(SuiteKind):
                 verdicts = check_outputs(mm, generations, fields)
         except Exception as exc:  # noqa: BLE001 - checking broke: the case is an error, not a verdict
             label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
-            return Evaluation("error", fields=fields, failure=f"{label}: {exc}")
+            # The record of an error is the bare one every kind gets (as before the protocol):
+            # the metamorphic fields describe a verdict, and there is none.
+            return Evaluation("error", failure=f"{label}: {exc}")
         result = CaseVerdict(verdicts)
         fields.update(violated=result.violated, undecided=result.violated is None, evidence=result.evidence)
         checks = [{"name": mm.relation.name, "passed": v.holds is not False,
