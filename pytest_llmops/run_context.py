@@ -1,4 +1,4 @@
-"""The run as a suite kind sees it: a narrow view over the session's engine, subjects and baselines.
+"""The run as a suite kind sees it: a narrow view over the engine, subjects, baselines and settings.
 
 Kinds get this (through :class:`~pytest_llmops.suites.kinds.CaseRun`), never the session, so
 what a kind may reach is written down here and in :class:`~pytest_llmops.suites.kinds.RunContext`.
@@ -7,63 +7,71 @@ what a kind may reach is written down here and in :class:`~pytest_llmops.suites.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from pytest_llmops.config import Settings
+from pytest_llmops.core.baseline import BaselineStore
+from pytest_llmops.core.engine import Engine
+from pytest_llmops.core.registry import Registry
 from pytest_llmops.providers.base import GenerationRequest
-
-if TYPE_CHECKING:
-    from pytest_llmops.session import LlmopsSession
+from pytest_llmops.subject_factory import SubjectFactory
 
 
-class SessionRunContext:
-    """Implements :class:`~pytest_llmops.suites.kinds.RunContext` over one run's session."""
+class EngineRunContext:
+    """Implements :class:`~pytest_llmops.suites.kinds.RunContext` over the run's parts.
 
-    def __init__(self, session: "LlmopsSession") -> None:
-        self._session = session
-        self.rootdir: Path = session.settings.rootdir
-        self.cache_dir: Path = session.settings.cache_dir
-        self.gate_env: str = session.settings.gate_env
+    ``engine`` and ``registry`` are getters: both are built lazily, on first use.
+    ``ensure_prefetched`` is the session's bulk prefetch of one model's planned requests.
+    """
+
+    def __init__(self, settings: Settings, baselines: BaselineStore, subjects: SubjectFactory,
+                 engine: Callable[[], Engine], registry: Callable[[], Registry],
+                 ensure_prefetched: Callable[[str], None], relative_path: Callable[[Any], str]) -> None:
+        self._settings = settings
+        self._baselines = baselines
+        self._subjects = subjects
+        self._engine = engine
+        self._registry = registry
+        self.ensure_prefetched = ensure_prefetched
+        self.relative_path = relative_path
+        self.rootdir: Path = settings.rootdir
+        self.cache_dir: Path = settings.cache_dir
+        self.gate_env: str = settings.gate_env
 
     @property
-    def registry(self) -> Any:
-        return self._session.registry
+    def registry(self) -> Registry:
+        return self._registry()
 
     @property
     def baseline_alias(self) -> str | None:
-        spec = self._session.settings.baseline_spec
+        spec = self._settings.baseline_spec
         return spec.alias if spec is not None else None
 
     @property
     def baseline_spec(self) -> Any:
-        return self._session.settings.baseline_spec
+        return self._settings.baseline_spec
 
     @property
     def baseline_dir(self) -> Path | None:
-        return self._session.settings.baseline_dir
+        return self._settings.baseline_dir
 
     def baseline_for(self, suite: str) -> dict[str, Any]:
-        return self._session.baselines.for_suite(suite)
+        return self._baselines.for_suite(suite)
 
     def generate(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
-        return self._session.engine.generate_many(alias, requests)
-
-    def ensure_prefetched(self, alias: str) -> None:
-        self._session.ensure_prefetched(alias)
+        return self._engine().generate_many(alias, requests)
 
     def provider(self, alias: str) -> Any:
-        return self._session.engine.provider(alias)
+        return self._engine().provider(alias)
 
     def fingerprint(self, alias: str) -> str:
-        return self._session.engine.fingerprint(alias)
+        return self._engine().fingerprint(alias)
 
     def describe(self, alias: str) -> dict[str, Any]:
-        return self._session.engine.describe(alias)
+        return self._engine().describe(alias)
 
     def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
-        return self._session.subjects.judge(spec_or_alias)
+        return self._subjects.judge(spec_or_alias)
 
     def template(self, path: Path) -> Any:
-        return self._session.subjects.template(path)
-
-    def relative_path(self, path: Any) -> str:
-        return self._session.relative_path(path)
+        return self._subjects.template(path)

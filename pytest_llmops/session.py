@@ -30,7 +30,7 @@ from pytest_llmops.provenance import EngineCounters, engine_counters, environmen
 from pytest_llmops.publish import Published, junit_properties, publish
 from pytest_llmops.records import BaselineCollector, attach_record, record_of
 from pytest_llmops.report.json_report import ReportBuilder
-from pytest_llmops.run_context import SessionRunContext
+from pytest_llmops.run_context import EngineRunContext
 from pytest_llmops.subject_factory import SubjectFactory
 from pytest_llmops.suites.builtins import registry_with
 from pytest_llmops.suites.items import CaseItem
@@ -48,7 +48,8 @@ class LlmopsSession:
         self.settings = Settings.from_config(config, specs)
         self.baselines = BaselineStore(self.settings.baseline_dir)
         self.subjects = SubjectFactory(self.settings, lambda: self.engine, lambda: self.registry)
-        self.run_context = SessionRunContext(self)
+        self.run_context = EngineRunContext(self.settings, self.baselines, self.subjects, lambda: self.engine,
+                                            lambda: self.registry, self.ensure_prefetched, self.relative_path)
         self._registry: Registry | None = None
         self._engine: Engine | None = None
         self._builder: ReportBuilder | None = None if self.settings.is_worker else \

@@ -25,7 +25,7 @@ def load(tmp_path: Path, body: str, seed: int = 0, name: str = "adv") -> list:
     path = tmp_path / f"{name}.eval.yaml"
     path.write_text(HEAD + body, encoding="utf-8")
     registry = default_registry()
-    suite = load_suite(path, tmp_path, registry.checks, GenerationParams(seed=seed), registry.kinds, registry)
+    suite = load_suite(path, tmp_path, GenerationParams(seed=seed), registry)
     return suite.cases
 
 
@@ -156,7 +156,7 @@ def test_missing_corpus_file_names_the_attack(tmp_path: Path) -> None:
     path.write_text(f"kind: adversarial\nfixtures: {fixtures}\nattacks: [harmful_request]\n", encoding="utf-8")
     registry = default_registry()
     with pytest.raises(SuiteFileError, match=r"field 'fixtures': attack 'harmful_request' needs the corpus file"):
-        load_suite(path, tmp_path, registry.checks, GenerationParams(), registry.kinds, registry)
+        load_suite(path, tmp_path, GenerationParams(), registry)
 
 
 def test_run_seed_changes_cases_and_reruns_come_from_the_cache(project: LlmProject) -> None:

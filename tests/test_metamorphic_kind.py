@@ -429,7 +429,7 @@ def test_shipped_suites_cover_at_least_eight_families() -> None:
     registry = default_registry()
     cases = []
     for path in sorted((ROOT / "evalsuites" / "metamorphic").glob("*.eval.yaml")):
-        suite = load_suite(path, ROOT, registry.checks, GenerationParams(), registry.kinds, registry)
+        suite = load_suite(path, ROOT, GenerationParams(), registry)
         assert suite.kind == "metamorphic"
         cases += suite.cases
     families = {case.suite for case in cases}

@@ -37,8 +37,7 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterable[pytest.Item]:
         try:
             registry = self.llmops.registry
-            suite = load_suite(self.path, self.config.rootpath, registry.checks, self.llmops.default_params,
-                               registry.kinds, registry)
+            suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry)
         except SuiteFileError as exc:
             # One erroring item instead of a collection error: pytest would otherwise
             # interrupt the whole run, and the other suite files must still run.

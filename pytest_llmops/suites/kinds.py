@@ -30,13 +30,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest
 from pytest_llmops.report.faces import rate_summary
-
-if TYPE_CHECKING:
-    from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
+from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
 Fail = Callable[..., Exception]
 OUTCOMES = ("passed", "failed", "error", "skipped")

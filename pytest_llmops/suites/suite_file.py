@@ -109,15 +109,13 @@ def suite_name_for(path: Path, rootdir: Path) -> str:
     return name
 
 
-def load_suite(path: Path, rootdir: Path, checks: dict[str, Any], default_params: GenerationParams,
-               kinds: dict[str, Any] | None = None, registry: Any = None) -> SuiteSpec:
+def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, registry: Any) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
-    ``kinds`` maps the registered kind names to :class:`~pytest_llmops.suites.kinds.SuiteKind`
-    objects (default: the functional kind alone)."""
-    from pytest_llmops.suites.kinds import FUNCTIONAL
-
-    kinds = kinds or {FUNCTIONAL.name: FUNCTIONAL}
+    ``registry`` holds the registered suite kinds (``kinds``: name -> kind), the checks and
+    the kinds' extension tables; the file's ``kind`` must be one of the registered kinds."""
+    kinds: dict[str, Any] = registry.kinds
+    checks: dict[str, Any] = registry.checks
     where = str(path)
     try:
         content = path.read_bytes()

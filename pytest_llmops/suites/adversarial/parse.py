@@ -50,10 +50,6 @@ class SubjectVariant(NamedTuple):
 def parse_adversarial_cases(data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
                             fail: Fail, registry: Any) -> list[CaseSpec]:
     """The suite's cases: written out, or generated from its attacks x strategies."""
-    if registry is None:
-        from pytest_llmops.suites.builtins import default_registry  # cycle: the builtins import this kind
-
-        registry = default_registry()
     if "cases" in data:
         return _hand_written_cases(data, parse_cases, fail)
     if data.get("defaults"):

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_llmops.core.hookspecs import hookimpl
-from pytest_llmops.suites.adversarial import KIND, hookspecs
+import pytest_llmops.suites.adversarial.hookspecs as hookspecs
+from pytest_llmops.suites.adversarial import KIND
 from pytest_llmops.suites.adversarial.attacks import BUILTIN_ATTACKS
 from pytest_llmops.suites.adversarial.detectors import BUILTIN_DETECTORS
 from pytest_llmops.suites.adversarial.strategies import BUILTIN_STRATEGIES

@@ -8,9 +8,20 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from pytest_llmops.suites.metamorphic.perturbations import Perturbation, Perturbed
-from pytest_llmops.suites.metamorphic.plugin import all_perturbations, all_relations
+from pytest_llmops.suites.metamorphic.model_relations import BUILTIN_MODEL_RELATIONS
+from pytest_llmops.suites.metamorphic.output_relations import BUILTIN_OUTPUT_RELATIONS
+from pytest_llmops.suites.metamorphic.perturbations import BUILTIN_PERTURBATIONS, Perturbation, Perturbed
 from pytest_llmops.suites.metamorphic.relations import Relation, Verdict
+
+
+def all_perturbations() -> list[Any]:
+    """The built-in perturbations."""
+    return list(BUILTIN_PERTURBATIONS)
+
+
+def all_relations() -> list[Any]:
+    """The built-in output and model relations."""
+    return [*BUILTIN_OUTPUT_RELATIONS, *BUILTIN_MODEL_RELATIONS]
 
 
 def builtin_tables() -> tuple[dict[str, Any], dict[str, Any]]:

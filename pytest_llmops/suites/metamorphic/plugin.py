@@ -11,20 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from pytest_llmops.core.hookspecs import hookimpl
-from pytest_llmops.suites.metamorphic import hookspecs
-from pytest_llmops.suites.metamorphic.model_relations import BUILTIN_MODEL_RELATIONS
-from pytest_llmops.suites.metamorphic.output_relations import BUILTIN_OUTPUT_RELATIONS
-from pytest_llmops.suites.metamorphic.perturbations import BUILTIN_PERTURBATIONS
-
-
-def all_perturbations() -> list[Any]:
-    """The built-in perturbations."""
-    return list(BUILTIN_PERTURBATIONS)
-
-
-def all_relations() -> list[Any]:
-    """The built-in output and model relations."""
-    return [*BUILTIN_OUTPUT_RELATIONS, *BUILTIN_MODEL_RELATIONS]
+import pytest_llmops.suites.metamorphic.hookspecs as hookspecs
+from pytest_llmops.suites.metamorphic.core import all_perturbations, all_relations
+from pytest_llmops.suites.metamorphic.kind import KIND
 
 
 @hookimpl
@@ -50,7 +39,4 @@ def llmops_addhooks(pluginmanager: Any) -> None:
 @hookimpl
 def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
     """The ``metamorphic`` suite kind."""
-    # reason: kind.py imports this module (through core.py); importing it back at the top is a cycle
-    from pytest_llmops.suites.metamorphic.kind import KIND
-
     register(KIND)
