@@ -146,7 +146,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     removed_suites = [k for k in bsuites if k not in hsuites]
 
     bindex, hindex = _case_index(base), _case_index(head)
-    regressions, improvements, others, new_cases, removed_cases = [], [], [], [], []
+    newly_failed, newly_passed, others, new_cases, removed_cases = [], [], [], [], []
     for key, case in hindex.items():
         base_case = bindex.get(key)
         if base_case is None:
@@ -157,9 +157,9 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
         if b == h:
             continue
         if (b, h) == ("passed", "failed"):
-            regressions.append(_flip_row(case, base_case))
+            newly_failed.append(_flip_row(case, base_case))
         elif (b, h) == ("failed", "passed"):
-            improvements.append(_flip_row(case, base_case))
+            newly_passed.append(_flip_row(case, base_case))
         else:
             others.append(_flip_row(case, base_case))
     for key, case in bindex.items():
@@ -179,8 +179,8 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
 
     sections = [
         ("metric changes", "### Metrics\n\n" + METRIC_HEAD, metric_rows),
-        ("regressions", f"\n### Regressions: passed \u2192 failed ({len(regressions):,})\n\n" + FLIP_HEAD, regressions),
-        ("improvements", f"\n### Improvements: failed \u2192 passed ({len(improvements):,})\n\n" + FLIP_HEAD, improvements),
+        ("regressions", f"\n### Regressions: passed \u2192 failed ({len(newly_failed):,})\n\n" + FLIP_HEAD, newly_failed),
+        ("improvements", f"\n### Improvements: failed \u2192 passed ({len(newly_passed):,})\n\n" + FLIP_HEAD, newly_passed),
         ("other outcome changes", f"\n### Other outcome changes ({len(others):,})\n\n" + FLIP_HEAD, others),
         ("new suites", f"\n### New suites ({len(new_suites):,})\n\n" + SUITE_HEAD, suite_rows(new_suites, hsuites)),
         ("removed suites", f"\n### Removed suites ({len(removed_suites):,})\n\n" + SUITE_HEAD,
@@ -202,7 +202,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     bt, ht = totals(base), totals(head)
     doc.add(f"Cases: {ht['passed']:,} passed, {ht['failed']:,} failed, {ht['errors']:,} errors "
             f"(base: {bt['passed']:,}, {bt['failed']:,}, {bt['errors']:,}). "
-            f"{_plural(len(regressions), 'regressed case')}, {_plural(len(improvements), 'improved case')}, "
+            f"{_plural(len(newly_failed), 'regressed case')}, {_plural(len(newly_passed), 'improved case')}, "
             f"{_plural(len(others), 'other outcome change')}; {len(new_cases):,} new and {len(removed_cases):,} removed cases; "
             f"{len(new_suites):,} new and {len(removed_suites):,} removed suites.\n")
     for category, header, rows in sections:

@@ -179,7 +179,7 @@ def _run_view(report: dict[str, Any]) -> dict[str, Any]:
             "env": [(str(k), to_text(v) if v is not None else "none") for k, v in env.items()]}
 
 
-def _latency_series(suites: dict[str, Any]) -> dict[str, list[tuple[str, list[float]]]]:
+def _sample_series(suites: dict[str, Any]) -> dict[str, list[tuple[str, list[float]]]]:
     by_metric: dict[str, list[tuple[str, list[float]]]] = {}
     for name, suite in suites.items():
         for metric, data in ((suite.get("metrics") or {}).items() if isinstance(suite, dict) else ()):
@@ -242,7 +242,7 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
     out = [charts.headline_chart(_headline_rows(suites))]
     out += _breakdown_charts(suites)
 
-    for metric, series in _latency_series(suites).items():
+    for metric, series in _sample_series(suites).items():
         unit = "ms" if metric.endswith("_ms") else ("s" if metric.endswith("_s") else "")
         out.append(charts.cdf_chart(f"{metric}: cumulative distribution", series, unit=unit))
 
