@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pytest_llmops.report.diff import diff_reports
 from pytest_llmops.report.load import load_report
+from pytest_llmops.suites.faces import with_faces
 
 __all__ = ["add_arguments", "run"]
 
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print (or write) the diff; an unusable report raises
     :class:`~pytest_llmops.report.load.ReportLoadError`."""
-    text = diff_reports(load_report(args.base), load_report(args.head))
+    text = diff_reports(with_faces(load_report(args.base)), with_faces(load_report(args.head)))
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     else:

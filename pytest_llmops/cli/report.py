@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pytest_llmops.report.load import load_report
+from pytest_llmops.suites.faces import with_faces
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     history = read_history(args.history) if args.history else None
     for line in getattr(history, "warnings", []):
         print(f"llmops: warning: {line}", file=sys.stderr)
-    paths = render_files(load_report(args.report), args.out_dir or args.report.parent, history or None)
+    paths = render_files(with_faces(load_report(args.report)), args.out_dir or args.report.parent, history or None)
     print("\n".join(str(p) for p in paths))
     return 0

@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.report.faces import face_of, headline_text
 from pytest_llmops.report.load import load_report
+from pytest_llmops.suites.faces import with_faces
 
 __all__ = ["add_arguments", "run", "summary_table"]
 
@@ -19,7 +21,8 @@ def summary_table(report: dict[str, Any]) -> str:
         rate = suite["metrics"]["pass_rate"]
         shown = "n/a" if rate["value"] is None else f"{rate['value']:.3f} [{rate['ci95'][0]:.3f}, {rate['ci95'][1]:.3f}]"
         lines.append(f"  {name} ({suite['kind']}, {suite['model']}): {suite['passed']}/{suite['n']} passed, "
-                     f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}")
+                     f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}"
+                     + (f"; {headline_text(suite)}" if face_of(suite)["headline"] != "pass_rate" else ""))
     return "\n".join(lines)
 
 
@@ -30,5 +33,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary; an unusable report raises :class:`~pytest_llmops.report.load.ReportLoadError`."""
-    print(summary_table(load_report(args.report)))
+    print(summary_table(with_faces(load_report(args.report))))
     return 0

@@ -23,6 +23,7 @@ from pytest_llmops.integrations.github.env import SHA_RE, ActionsEnv, append_sum
     load_event, pr_number_from_event, write_outputs
 from pytest_llmops.integrations.github.errors import CommentUsageError
 from pytest_llmops.report.load import ReportLoadError, load_report
+from pytest_llmops.suites.faces import with_faces
 from pytest_llmops.report.safe_text import clip, to_text
 
 __all__ = ["PROG", "comment_main"]
@@ -118,7 +119,7 @@ def _check_arguments(args: argparse.Namespace, actions: ActionsEnv) -> tuple[str
 def _load_side(path: Path, side: str) -> dict[str, Any]:
     """The ``side`` ("head" or "base") report at ``path``; an unusable one is a usage error."""
     try:
-        return load_report(Path(path))
+        return with_faces(load_report(Path(path)))
     except ReportLoadError as exc:
         raise CommentUsageError(f"{side} report {exc}") from None
 
