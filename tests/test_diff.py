@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmops.suites.faces import with_faces
 from pytest_llmops.report.diff import diff_reports, metric_change
 from pytest_llmops.core.stats import rate_metric
 
@@ -20,14 +21,15 @@ def metric(value: float, lo: float, hi: float, n: int = 100) -> dict[str, Any]:
 
 def make(suites: dict[str, dict[str, Any]], cases: list[tuple[str, str, str, str]],
          gate: dict[str, Any] | None = None, sha: str = "a" * 40) -> dict[str, Any]:
-    """``suites``: name -> metrics; ``cases``: (suite, id, outcome, output)."""
+    """``suites``: name -> metrics; ``cases``: (suite, id, outcome, output). A suite's kind is the
+    first part of its name, and its report face that kind's (as ``llmops diff`` fills it in)."""
     report: dict[str, Any] = {"schema_version": 1,
                               "run": {"git_sha": sha, "started_at": "2026-01-01T00:00:00+00:00", "models": []},
                               "suites": {}, "cases": []}
     for name, metrics in suites.items():
         own = [c for c in cases if c[0] == name]
         p, f, e = (sum(1 for c in own if c[2] == o) for o in ("passed", "failed", "error"))
-        report["suites"][name] = {"kind": "functional", "model": "m1", "n": len(own), "passed": p, "failed": f,
+        report["suites"][name] = {"kind": name.split("/")[0], "model": "m1", "n": len(own), "passed": p, "failed": f,
                                   "errors": e, "metrics": metrics}
     for suite, case_id, outcome, output in cases:
         report["cases"].append({
@@ -35,7 +37,7 @@ def make(suites: dict[str, dict[str, Any]], cases: list[tuple[str, str, str, str
             "checks": [{"name": "contains", "passed": outcome == "passed", "evidence": f"looked at {output[:30]}"}]})
     if gate is not None:
         report["gate"] = gate
-    return report
+    return with_faces(report)
 
 
 def table_rows(markdown: str, heading: str) -> list[str]:
@@ -142,8 +144,12 @@ def test_metric_change_rules() -> None:
     up = metric_change("pass_rate", metric(0.5, 0.4, 0.6), metric(0.9, 0.8, 0.95))
     assert up == {"delta": pytest.approx(0.4), "direction": "better", "inconclusive": False, "no_interval": False}
     assert metric_change("error_rate", metric(0.1, 0.05, 0.2), metric(0.15, 0.1, 0.25))["direction"] == "worse"
-    assert metric_change("policy_violation_rate", metric(0.2, 0, 1), metric(0.1, 0, 1))["direction"] == "better"
-    assert metric_change("total_ms", metric(10, 9, 11), metric(5, 4, 6))["direction"] == "better"
+    # Which metrics are better when smaller comes from the suite's report face.
+    assert metric_change("policy_violation_rate", metric(0.2, 0, 1), metric(0.1, 0, 1),
+                         {"face": {"lower_is_better": ["violation_rate"]}})["direction"] == "better"
+    assert metric_change("total_ms", metric(10, 9, 11), metric(5, 4, 6), {"face": {"lower_is_better": ["_ms"]}}
+                         )["direction"] == "better"
+    assert metric_change("total_ms", metric(10, 9, 11), metric(5, 4, 6))["direction"] == "worse"  # no face
     touching = metric_change("pass_rate", metric(0.5, 0.4, 0.6), metric(0.7, 0.6, 0.8))
     assert touching["inconclusive"] is True  # shared endpoint: the intervals overlap
     no_ci = metric_change("score", {"value": 1.0}, {"value": 2.0})
@@ -192,5 +198,5 @@ def test_limit_with_truncation_note() -> None:
         assert note == (f"_Truncated: {5000 - shown:,} more regressions not shown (limit {limit:,} characters); "
                         "see the full reports._")
         assert all(line.endswith("|") for line in text.splitlines() if line.startswith("|"))
-        assert re.search(r"5,000 regressions", text)
+        assert re.search(r"5,000 regressed cases", text)
     assert len(diff_reports(base, head)) <= 65000

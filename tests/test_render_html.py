@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.suites.faces import with_faces
 from pytest_llmops.report.html import TEMPLATE_DIR, TEMPLATE_NAME, render_html
 from pytest_llmops.core.stats import rate_metric
 
@@ -178,16 +179,19 @@ def test_charts_present_when_the_data_exists() -> None:
                           "latency/chat": ["passed"], "regression/sum": ["passed"]}, extra_metrics=extra)
     history = [{"started_at": f"2026-01-0{d}T00:00:00+00:00", "git_sha": str(d) * 7, "models": ["m1"], "gate": None,
                 "suites": {"functional/qa": {"pass_rate": 0.5 + d / 20, "n": 5, "errors": 0}}} for d in range(1, 6)]
-    html = render_html(report, history)
+    html = render_html(with_faces(report), history)
     assert html.count("<svg") == 5
-    for title in ("Pass rate per suite", "Attack success rate per category", "ttft_ms: cumulative distribution",
-                  "Regression deltas vs. baseline", "Pass rate per suite over the last 6 runs"):
+    for title in ("Key metric per suite", "Attack success per category", "ttft_ms: cumulative distribution",
+                  "Deltas vs. baseline", "Pass rate per suite over the last 6 runs"):
         assert title in html, title
     assert "adversarial/injection \u00b7 jailbreak" in html and "&lt;b&gt;leak&lt;/b&gt;" in html
+    # Each suite leads with its own kind's headline: the attack success rate, not the pass rate.
+    assert "adversarial/injection \u00b7 attack success: 0.150" in html
+    assert "functional/qa \u00b7 pass rate: 1.000" in html
     assert_self_contained(html)
-    # without the optional data only the pass-rate chart is drawn
-    plain = render_html(make_report({"functional/qa": ["passed"]}))
-    assert plain.count("<svg") == 1 and "Pass rate per suite (95% interval)" in plain
+    # without the optional data only the key-metric chart is drawn
+    plain = render_html(with_faces(make_report({"functional/qa": ["passed"]})))
+    assert plain.count("<svg") == 1 and "Key metric per suite (95% interval)" in plain
 
 
 def test_history_point_for_the_current_run_is_not_duplicated() -> None:

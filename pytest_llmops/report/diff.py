@@ -208,8 +208,8 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     for category, header, rows in sections:
         doc.section(header, rows, category)
     if metric_rows and not doc.truncated:
-        doc.add("\n_inconclusive: the two 95% intervals overlap. Lower is better for attack success, error and "
-                "violation rates and `*_ms` metrics; higher is better otherwise._")
+        doc.add("\n_inconclusive: the two 95% intervals overlap. Better and worse follow each suite's kind: "
+                "lower is better for the error rate and the metrics the kind names; higher otherwise._")
     return doc.text(truncation_note(doc.omitted, NOTE_ORDER, limit, where))
 
 
