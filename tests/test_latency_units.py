@@ -11,7 +11,7 @@ from pytest_llmops.suites.latency.summary import (
     meets,
     overall_verdict,
     ratio_of_medians,
-    summarize,
+    percentile_summary,
 )
 from pytest_llmops.suites.latency.timing import TimedGeneration, timer_for
 from pytest_llmops.suites.latency.workload import request_budget
@@ -74,22 +74,22 @@ def test_token_clock_skips_the_prompt_and_syncs_each_token() -> None:
 
 
 def test_summary_bounds_and_inconclusive_below_59() -> None:
-    small = summarize([float(i) for i in range(1, 59)])
+    small = percentile_summary([float(i) for i in range(1, 59)])
     assert small["n"] == 58 and small["p95"]["ub95"] == "inconclusive" and small["p95"]["inconclusive"]
     assert small["p50"]["ub95"] != "inconclusive" and len(small["samples"]) == 58
-    enough = summarize([float(i) for i in range(1, 60)])
+    enough = percentile_summary([float(i) for i in range(1, 60)])
     assert enough["p95"]["ub95"] == 59.0 and "inconclusive" not in enough["p95"]
     assert enough["min"] == 1.0 and enough["max"] == 59.0 and enough["mean"] == 30.0
-    assert summarize([])["p95"]["ub95"] == "inconclusive"
+    assert percentile_summary([])["p95"]["ub95"] == "inconclusive"
     # The median with a two-sided distribution-free 95% interval (what diffs compare).
     assert enough["value"] == 30.0 and enough["ci95"][0] < 30.0 < enough["ci95"][1]
-    assert summarize([1.0, 2.0, 3.0])["ci95"] is None  # too few for a 95% interval of the median
+    assert percentile_summary([1.0, 2.0, 3.0])["ci95"] is None  # too few for a 95% interval of the median
 
 
 def test_budget_verdicts_are_three_way() -> None:
-    low = {"ttft_ms": summarize([10.0] * 60)}
-    high = {"ttft_ms": summarize([500.0] * 60)}
-    few = {"ttft_ms": summarize([10.0] * 10)}
+    low = {"ttft_ms": percentile_summary([10.0] * 60)}
+    high = {"ttft_ms": percentile_summary([500.0] * 60)}
+    few = {"ttft_ms": percentile_summary([10.0] * 10)}
     budgets = {"ttft_ms": {"p95": 100.0}}
     assert overall_verdict(budget_checks(low, budgets)) == "met"
     assert overall_verdict(budget_checks(high, budgets)) == "exceeded"
