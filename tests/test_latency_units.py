@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pytest_llmops.providers.base import InfraError
+from pytest_llmops.suites.latency import KIND
 from pytest_llmops.suites.latency.summary import (
     budget_checks,
     goodput,
     meets,
     overall_verdict,
-    ratio_of_medians,
     percentile_summary,
+    ratio_of_medians,
 )
 from pytest_llmops.suites.latency.timing import TimedGeneration, timer_for
 from pytest_llmops.suites.latency.workload import request_budget
@@ -117,3 +118,19 @@ def test_ratio_of_medians_decisions() -> None:
 def test_untimeable_providers_are_named() -> None:
     with pytest.raises(TypeError, match="stream_timed"):
         timer_for(object(), 8, True)
+
+
+@pytest.mark.parametrize(("metrics", "line"), [
+    ({"ttft_ms": {"n": 60, "p95": {"value": 707.4, "ub95": 732.2}}}, "TTFT p95 707 ms (ub95 732, n=60)"),
+    ({"ttft_ms": {"n": 10, "p95": {"value": 12.0, "ub95": "inconclusive"}}},
+     "TTFT p95 12 ms (ub95 inconclusive, n=10)"),
+    # Nothing measured (every case an error): the terminal falls back to the pass rate.
+    ({"ttft_ms": {"n": 0, "p95": {"value": None}}, "pass_rate": {"value": None, "ci95": [0, 1]}}, "pass rate n/a"),
+    ({"pass_rate": {"value": 0.5, "ci95": [0.25, 0.75]}}, "pass rate 0.50 [0.25, 0.75]"),
+    ({}, "n/a"),
+])
+def test_the_report_face_summary_is_the_p95_ttft_with_its_bound(metrics: dict, line: str) -> None:
+    assert KIND.face.summary(metrics) == line
+    face = KIND.face.as_dict(metrics)
+    assert (face["headline"], face["direction"], face["unit"]) == ("ttft_ms.p95", "lower", "ms")
+    assert "_ms" in face["lower_is_better"]
