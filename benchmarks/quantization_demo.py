@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from pytest_llmops.integrations.llama_server import LlamaServer
-from pytest_llmops.report.regression_table import compared_metrics
+from pytest_llmops.report.comparison_table import compared_metrics
 
 CANDIDATE_ALIAS = "smollm2-q4_1"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pytest_llmops.providers.base import InfraError
+from pytest_llmops.suites.latency import KIND
 from pytest_llmops.suites.latency.summary import (
     budget_checks,
     goodput,
     meets,
     overall_verdict,
+    percentile_summary,
     ratio_of_medians,
-    summarize,
 )
 from pytest_llmops.suites.latency.timing import TimedGeneration, timer_for
 from pytest_llmops.suites.latency.workload import request_budget
@@ -74,22 +75,22 @@ def test_token_clock_skips_the_prompt_and_syncs_each_token() -> None:
 
 
 def test_summary_bounds_and_inconclusive_below_59() -> None:
-    small = summarize([float(i) for i in range(1, 59)])
+    small = percentile_summary([float(i) for i in range(1, 59)])
     assert small["n"] == 58 and small["p95"]["ub95"] == "inconclusive" and small["p95"]["inconclusive"]
     assert small["p50"]["ub95"] != "inconclusive" and len(small["samples"]) == 58
-    enough = summarize([float(i) for i in range(1, 60)])
+    enough = percentile_summary([float(i) for i in range(1, 60)])
     assert enough["p95"]["ub95"] == 59.0 and "inconclusive" not in enough["p95"]
     assert enough["min"] == 1.0 and enough["max"] == 59.0 and enough["mean"] == 30.0
-    assert summarize([])["p95"]["ub95"] == "inconclusive"
+    assert percentile_summary([])["p95"]["ub95"] == "inconclusive"
     # The median with a two-sided distribution-free 95% interval (what diffs compare).
     assert enough["value"] == 30.0 and enough["ci95"][0] < 30.0 < enough["ci95"][1]
-    assert summarize([1.0, 2.0, 3.0])["ci95"] is None  # too few for a 95% interval of the median
+    assert percentile_summary([1.0, 2.0, 3.0])["ci95"] is None  # too few for a 95% interval of the median
 
 
 def test_budget_verdicts_are_three_way() -> None:
-    low = {"ttft_ms": summarize([10.0] * 60)}
-    high = {"ttft_ms": summarize([500.0] * 60)}
-    few = {"ttft_ms": summarize([10.0] * 10)}
+    low = {"ttft_ms": percentile_summary([10.0] * 60)}
+    high = {"ttft_ms": percentile_summary([500.0] * 60)}
+    few = {"ttft_ms": percentile_summary([10.0] * 10)}
     budgets = {"ttft_ms": {"p95": 100.0}}
     assert overall_verdict(budget_checks(low, budgets)) == "met"
     assert overall_verdict(budget_checks(high, budgets)) == "exceeded"
@@ -117,3 +118,19 @@ def test_ratio_of_medians_decisions() -> None:
 def test_untimeable_providers_are_named() -> None:
     with pytest.raises(TypeError, match="stream_timed"):
         timer_for(object(), 8, True)
+
+
+@pytest.mark.parametrize(("metrics", "line"), [
+    ({"ttft_ms": {"n": 60, "p95": {"value": 707.4, "ub95": 732.2}}}, "TTFT p95 707 ms (ub95 732, n=60)"),
+    ({"ttft_ms": {"n": 10, "p95": {"value": 12.0, "ub95": "inconclusive"}}},
+     "TTFT p95 12 ms (ub95 inconclusive, n=10)"),
+    # Nothing measured (every case an error): the terminal falls back to the pass rate.
+    ({"ttft_ms": {"n": 0, "p95": {"value": None}}, "pass_rate": {"value": None, "ci95": [0, 1]}}, "pass rate n/a"),
+    ({"pass_rate": {"value": 0.5, "ci95": [0.25, 0.75]}}, "pass rate 0.50 [0.25, 0.75]"),
+    ({}, "n/a"),
+])
+def test_the_report_face_summary_is_the_p95_ttft_with_its_bound(metrics: dict, line: str) -> None:
+    assert KIND.face.summary(metrics) == line
+    face = KIND.face.as_dict(metrics)
+    assert (face["headline"], face["direction"], face["unit"]) == ("ttft_ms.p95", "lower", "ms")
+    assert "_ms" in face["lower_is_better"]

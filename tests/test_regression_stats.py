@@ -7,6 +7,8 @@ import random
 
 import pytest
 
+from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, compared_metrics, comparison_rows
+from pytest_llmops.suites.regression import KIND
 from pytest_llmops.suites.regression.golden import GoldenRow
 from pytest_llmops.suites.regression.metrics import (
     MetricContext,
@@ -126,3 +128,33 @@ def test_exact_mcnemar_small_table_by_enumeration() -> None:
     observed = probs[min(b, c)]
     expected = sum(p for p in probs if p <= observed + 1e-12)
     assert mcnemar_exact(b, c) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("metrics", "line"), [
+    ({"decision": "non_inferior", "pass_rate": {"value": 1.0, "ci95": [0.8, 1.0]}}, "decision non_inferior"),
+    ({"decision": "inconclusive"}, "decision inconclusive"),
+    # No decision (every case an error): the terminal falls back to the pass rate.
+    ({"pass_rate": {"value": 0.5, "ci95": [0.25, 0.75]}}, "pass rate 0.50 [0.25, 0.75]"),
+    ({}, "n/a"),
+])
+def test_the_report_face_summary_is_the_decision(metrics: dict, line: str) -> None:
+    assert KIND.face.summary(metrics) == line
+
+
+def test_the_comparison_table_lists_paired_metrics_of_any_suite_kind() -> None:
+    compared = {"n": 20, "baseline_mean": 0.8, "candidate_mean": 0.7, "delta": {"value": -0.1, "ci95": [-0.2, 0.0]},
+                "p_value": 0.03, "p_holm": 0.06, "flips": {"improved": 1, "regressed": 3}, "decision": "regressed"}
+    suites = {
+        "qa": {"kind": "regression", "metrics": {"contains": compared, "decision": "regressed",
+                                                 "pass_rate": {"value": 0.7, "ci95": [0.5, 0.8]}}},
+        "plugin": {"kind": "someone-elses", "metrics": {"score": {**compared, "gate": False}}},
+        # A decision without a paired delta (latency's ratio of medians) is not a paired comparison.
+        "latency/demo": {"kind": "latency", "metrics": {"baseline_ratio": {"decision": "non-inferior"}}},
+    }
+    assert [name for name, _ in compared_metrics(suites["qa"])] == ["contains"]
+    assert compared_metrics(suites["latency/demo"]) == []
+    rows = comparison_rows(suites)
+    assert len(rows) == 2 and COMPARISON_TABLE_HEAD.startswith("| suite | metric |")
+    assert rows[0] == ("| qa | contains | 0.800 | 0.700 | -0.100 [-0.200, 0.000] | 0.030 (0.060) | 1/3 | "
+                       "\u274c regressed |")
+    assert rows[1].startswith("| plugin | score |") and rows[1].endswith("regressed (not gated) |")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report import charts
+from pytest_llmops.report.comparison_table import compared_metrics
 from pytest_llmops.report.faces import face_of, headline_metric, headline_text, lower_is_better
-from pytest_llmops.report.regression_table import compared_metrics
 from pytest_llmops.report.markdown import (
     check_blocks, check_rank, fmt_metric, fmt_number, group_cases, interval, is_number, is_problem, problems_first,
     short_sha, totals, value_metrics,

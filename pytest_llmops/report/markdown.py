@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Iterator
 
-from pytest_llmops.report.regression_table import REGRESSION_TABLE_HEAD, regression_rows
+from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
 from pytest_llmops.report.faces import headline_text
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
@@ -315,7 +315,7 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
 
     gate_head, gate_table, gate_rows = _gate_lines(gate) if gate else ("", "", [])
     counts = {"gate checks": len(gate_rows), "suites": len(suite_rows), "failed cases": len(problems),
-              "regression metrics": len(regression_rows(suites))}
+              "regression metrics": len(comparison_rows(suites))}
     where = "see the HTML report"
     doc = Budget(limit, note_reserve(counts, NOTE_ORDER, limit, where))
 
@@ -331,8 +331,8 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
         doc.add(f"### \u2796 No gate applied \u2014 {summary}")
     doc.add("\n" + _run_line(report) + "\n")
     doc.section("### Suites\n\n" + SUITE_TABLE_HEAD, suite_rows, "suites")
-    compared = regression_rows(suites)
-    doc.section("\n### Regression: candidate vs baseline\n\n" + REGRESSION_TABLE_HEAD, compared,
+    compared = comparison_rows(suites)
+    doc.section("\n### Regression: candidate vs baseline\n\n" + COMPARISON_TABLE_HEAD, compared,
                 "regression metrics")
     if problems:
         failed = sum(1 for c in problems if c.get("outcome") == "failed")

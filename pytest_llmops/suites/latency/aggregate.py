@@ -1,7 +1,7 @@
 """Suite metrics of the latency kind, folded from records on the controller (xdist-safe).
 
 ``ttft_ms``, ``tpot_ms``, ``e2e_ms``, ``itl_ms``   pooled over the suite's prompt sets at the
-                                                 lowest concurrency level (summary.summarize)
+                                                 lowest concurrency level (summary.percentile_summary)
 ``throughput``      requests/s and output tokens/s at that level
 ``goodput``         share of requests meeting every budget of the active environment
 ``budget``          the environment's budgets: met / exceeded / inconclusive per percentile
@@ -22,7 +22,7 @@ from pytest_llmops.suites.latency.summary import (
     goodput,
     overall_verdict,
     ratio_of_medians,
-    summarize,
+    percentile_summary,
 )
 
 _METRICS = ("ttft_ms", "tpot_ms", "e2e_ms")
@@ -98,9 +98,10 @@ class LatencyAggregator(Aggregator):
         primary = self.levels[lowest]
         out: dict[str, Any] = {}
         for metric in _METRICS:
-            out[metric] = summarize([r.get(metric) for r in primary.requests])
-        out["itl_ms"] = summarize([gap for r in primary.requests for gap in r.get("itl_ms") or []])
-        out["output_tokens"] = summarize([r.get("output_tokens") for r in primary.requests], keep_samples=False)
+            out[metric] = percentile_summary([r.get(metric) for r in primary.requests])
+        out["itl_ms"] = percentile_summary([gap for r in primary.requests for gap in r.get("itl_ms") or []])
+        out["output_tokens"] = percentile_summary([r.get("output_tokens") for r in primary.requests],
+                                                  keep_samples=False)
         out["throughput"] = primary.throughput(lowest)
         out["goodput"] = {**goodput(primary.requests, self.budgets, primary.wall_s), "env": self.env}
         rows = budget_checks(out, self.budgets)
@@ -110,10 +111,10 @@ class LatencyAggregator(Aggregator):
             entry = data.throughput(level)
             entry["goodput"] = goodput(data.requests, self.budgets, data.wall_s)
             for metric in _METRICS:
-                summary = summarize([r.get(metric) for r in data.requests], keep_samples=False)
+                summary = percentile_summary([r.get(metric) for r in data.requests], keep_samples=False)
                 entry[metric] = {k: summary[k] for k in ("n", "mean", "p50", "p90", "p95", "p99")}
             out["concurrency"][str(level)] = entry
-        out["by_set"] = {name: {m: {p: summarize([r.get(m) for r in reqs], keep_samples=False)[p]["value"]
+        out["by_set"] = {name: {m: {p: percentile_summary([r.get(m) for r in reqs], keep_samples=False)[p]["value"]
                                     for p in ("p50", "p95")} for m in _METRICS}
                          for name, reqs in sorted(self.by_set.items())}
         if self.baseline:

@@ -41,7 +41,7 @@ def percentile_entry(values: Sequence[float], q: float) -> dict[str, Any]:
     return entry
 
 
-def summarize(values: Sequence[float], keep_samples: bool = True) -> dict[str, Any]:
+def percentile_summary(values: Sequence[float], keep_samples: bool = True) -> dict[str, Any]:
     """n, mean, std, min, max, p50/p90/p95/p99 with bounds, and the raw samples."""
     values = [float(v) for v in values if v is not None]
     out: dict[str, Any] = {"n": len(values)}

@@ -11,6 +11,7 @@ All times are seconds since the request started (``perf_counter`` based):
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,8 +110,6 @@ class ProviderHookTimer(Timer):
             self.provider.load()
 
     def measure(self, requests: list[GenerationRequest], concurrency: int = 1) -> tuple[list[TimedGeneration], float]:
-        import time
-
         start = time.perf_counter()
         results = [self.provider.stream_timed(r, self.max_new_tokens, self.fixed_output) for r in requests]
         return results, time.perf_counter() - start
@@ -124,6 +123,7 @@ def timer_for(provider: Any, max_new_tokens: int, fixed_output: bool) -> Timer:
     """The timer for ``provider``: its own ``stream_timed`` hook, else the built-in hf or openai one."""
     if hasattr(provider, "stream_timed"):
         return ProviderHookTimer(provider, max_new_tokens, fixed_output)
+    # The built-in providers and their timers: imported only for the provider being timed.
     from pytest_llmops.providers.hf import HFProvider
     from pytest_llmops.providers.openai_provider import OpenAIProvider
 

@@ -13,7 +13,7 @@ from typing import Any
 
 def synchronize() -> None:
     """Wait for every queued kernel, so the next wall-clock reading means 'done'."""
-    import torch
+    import torch  # heavy: imported when a GPU case is timed
 
     torch.cuda.synchronize()
 
@@ -22,7 +22,7 @@ class GpuSpan:
     """CUDA events around a call (GPU time) and the peak memory it allocated."""
 
     def __init__(self) -> None:
-        import torch
+        import torch  # heavy: imported when a GPU case is timed
 
         self._torch = torch
         self._start = torch.cuda.Event(enable_timing=True)
@@ -46,7 +46,7 @@ class GpuSpan:
 def driver_version() -> str | None:
     """The NVIDIA driver version (nvidia-ml-py when installed, else nvidia-smi), or None."""
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml  # type: ignore[import-not-found]  # optional: nvidia-ml-py
 
         pynvml.nvmlInit()
         version = pynvml.nvmlSystemGetDriverVersion()
@@ -63,7 +63,7 @@ def driver_version() -> str | None:
 
 def device_facts(device: str) -> dict[str, Any]:
     """GPU name, total memory, CUDA runtime and driver versions of ``device``."""
-    import torch
+    import torch  # heavy: imported when a GPU case is timed
 
     index = torch.device(device).index or 0
     props = torch.cuda.get_device_properties(index)

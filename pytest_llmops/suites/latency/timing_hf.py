@@ -88,13 +88,13 @@ class HFTimer(Timer):
         sync = None
         span: Any = None
         if cuda:
-            from pytest_llmops.suites.latency import timing_cuda
+            from pytest_llmops.suites.latency import timing_cuda  # imports torch.cuda: only on a GPU
 
             sync = timing_cuda.synchronize
             span = timing_cuda.GpuSpan()
         kwargs = self.generate_kwargs(request)
         if not request.params.greedy:
-            import torch
+            import torch  # only with an hf subject, which has torch installed
 
             torch.manual_seed(request.params.seed * 1_000_003 + request.sample_index)
         clock = TokenClock(sync)
@@ -122,11 +122,11 @@ class HFTimer(Timer):
             extra={"input_tokens": int(enc["input_ids"].shape[1])})
 
     def device(self) -> dict[str, Any]:
-        from pytest_llmops.providers import device as device_mod
+        from pytest_llmops.providers import device as device_mod  # reads torch's device facts
 
         info = device_mod.describe_device(self.provider.device, self.provider.torch_dtype)
         if self.on_cuda:
-            from pytest_llmops.suites.latency import timing_cuda
+            from pytest_llmops.suites.latency import timing_cuda  # imports torch.cuda: only on a GPU
 
             info.update(timing_cuda.device_facts(self.provider.device))
         else:

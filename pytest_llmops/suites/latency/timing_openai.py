@@ -67,7 +67,7 @@ class OpenAITimer(Timer):
         return kwargs
 
     async def _one(self, client: Any, gate: asyncio.Semaphore, request: GenerationRequest) -> TimedGeneration:
-        from pytest_llmops.providers.openai_provider import _describe
+        from pytest_llmops.providers.openai_provider import _describe  # the provider's key-free error text
 
         async with gate:
             times: list[float] = []

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROW_KEYS = frozenset({"id", "input", "vars", "system", "expected", "accept", "pattern", "expected_json", "tags",
                       "description"})
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -88,8 +90,6 @@ def load_dataset(path: Path, line_loader: Any) -> GoldenSet:
             except json.JSONDecodeError as exc:
                 raise GoldenError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
     else:
-        import yaml
-
         try:
             data = yaml.load(text, Loader=line_loader)
         except yaml.YAMLError as exc:

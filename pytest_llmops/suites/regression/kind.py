@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmops.core.baseline import baseline_path
 from pytest_llmops.providers.base import Generation, InfraError
-from pytest_llmops.suites.kinds import Aggregator, Evaluation, Fail, SuiteKind
+from pytest_llmops.suites.kinds import Aggregator, CaseRun, Evaluation, Fail, ReportFace, SuiteKind, rate_summary
+from pytest_llmops.suites.regression.aggregate import RegressionAggregator
 from pytest_llmops.suites.regression.golden import GoldenError, GoldenRow, GoldenSet, inline_dataset, load_dataset
 from pytest_llmops.suites.regression.metrics import (
     BUILTIN_METRICS,
@@ -29,10 +32,9 @@ from pytest_llmops.suites.regression.metrics import (
     row_has,
     scorer_for,
 )
-from pytest_llmops.suites.suite_file import CaseSpec
+from pytest_llmops.suites.suite_file import CaseSpec, _LineLoader
 
 if TYPE_CHECKING:
-    from pytest_llmops.suites.items import CaseItem
     from pytest_llmops.suites.suite_file import SuiteSpec
 
 _METRIC_OPTIONS = {"threshold", "gate", "tolerance"}
@@ -42,12 +44,25 @@ class BaselineMismatch(Exception):
     """The stored baseline was made on different data: comparing would be meaningless."""
 
 
+@dataclass(frozen=True)
+class DecisionFace(ReportFace):
+    """A regression suite's face: its three-way decision, which is a word, not a rate."""
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """``decision non_inferior``; the pass rate when the suite reached no decision."""
+        decision = metrics.get(self.headline)
+        if isinstance(decision, str):
+            return f"{self.label} {decision}"
+        return rate_summary("pass rate", metrics.get("pass_rate"))
+
+
 class RegressionKind(SuiteKind):
     """Golden-set scoring with paired candidate-vs-baseline statistics."""
 
     name = "regression"
     extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge"})
     uses_baseline_model = True
+    face: ReportFace = DecisionFace(headline="decision", label="decision")
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list[CaseSpec]],
@@ -86,8 +101,6 @@ class RegressionKind(SuiteKind):
 
     @staticmethod
     def _dataset(data: dict[str, Any], suite: "SuiteSpec", fail: Fail) -> GoldenSet:
-        from pytest_llmops.suites.suite_file import _LineLoader
-
         has_file, has_inline = "dataset" in data, "cases" in data
         if has_file == has_inline:
             raise fail("dataset", "give the golden rows either as 'dataset: PATH' (JSONL or YAML, relative to "
@@ -122,6 +135,7 @@ class RegressionKind(SuiteKind):
             if not isinstance(name, str) or not isinstance(options, dict):
                 raise fail(label, "expected a metric name or '{name: {threshold, gate, tolerance}}'")
             if name.startswith(DEEPEVAL_PREFIX):
+                # deepeval bridge: only for suites that name a DeepEval metric (it imports deepeval).
                 from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge
 
                 short = name[len(DEEPEVAL_PREFIX):]
@@ -158,44 +172,46 @@ class RegressionKind(SuiteKind):
         return out
 
     # -- running -----------------------------------------------------------------------------
-    def prepare(self, item: "CaseItem") -> None:
-        llmops = item.llmops
-        if llmops.baseline_dir is None:
+    def check_ready(self, case: CaseRun) -> None:
+        """Refuse to compare against a stored baseline made on another dataset."""
+        run = case.run
+        if run.baseline_dir is None:
             return
-        baseline = llmops.baseline_for(item.suite_name)  # BaselineError names the file and the fix
+        baseline = run.baseline_for(case.suite_name)  # BaselineError names the file and the fix
         stored = baseline.get("provenance", {}).get("dataset_sha256")
-        mine = item.case.data["dataset_sha256"]
+        mine = case.case.data["dataset_sha256"]
         if stored != mine:
             raise BaselineMismatch(
-                f"refusing to compare suite {item.suite_name!r}: its dataset ({item.case.data['dataset']}, sha256 "
+                f"refusing to compare suite {case.suite_name!r}: its dataset ({case.case.data['dataset']}, sha256 "
                 f"{mine[:12]}) differs from the baseline's (sha256 {str(stored)[:12]}) in "
-                f"{llmops.baseline_dir}; rewrite the baseline with --llm-update-baseline on the current dataset")
+                f"{run.baseline_dir}; rewrite the baseline with --llm-update-baseline on the current dataset")
 
-    def evaluate(self, item: "CaseItem", generations: list[Generation]) -> Evaluation:
-        data = item.case.data
+    def evaluate(self, case: CaseRun, generations: list[Generation], measurement: Any = None) -> Evaluation:
+        """Score the candidate's output (and the baseline's for the same row); the case passes."""
+        data = case.case.data
         row: GoldenRow = data["row"]
         metrics: list[MetricSpec] = data["metrics"]
         context = MetricContext(input_text=row.input or json.dumps(row.vars, sort_keys=True))
         if data.get("judge"):
-            context.judge, context.judge_name = item.llmops.judge(data["judge"])
+            context.judge, context.judge_name = case.run.judge(data["judge"])
         output = generations[0].text
         scores = _score(metrics, output, row, context)
         result: dict[str, Any] = {
             "status": "no_baseline", "scores": scores,
             "passed": {m.name: scores[m.name] >= m.threshold for m in metrics},
             "metrics_config": {m.name: m.config() for m in metrics},
-            "suite_complete": getattr(item, "suite_complete", True),
-            "seed": item.suite.params.seed,
-            "provenance": {"model": item.alias, "fingerprint": item.llmops.engine.fingerprint(item.alias),
+            "suite_complete": case.suite_complete,
+            "seed": case.suite.params.seed,
+            "provenance": {"model": case.alias, "fingerprint": case.run.fingerprint(case.alias),
                            "dataset_sha256": data["dataset_sha256"], "prompt_sha256": data["prompt_sha256"],
-                           "generation": item.case.params.as_dict()},
+                           "generation": case.case.params.as_dict()},
         }
-        baseline = self._baseline_output(item)
+        baseline = self._baseline_output(case)
         if baseline is not None:
             source, baseline_output = baseline
             result["baseline_source"] = source
             if source.startswith("file:"):
-                result["baseline_file"] = str(_baseline_file(item))  # the controller re-reads it for stale cases
+                result["baseline_file"] = str(_baseline_file(case))  # the controller re-reads it for stale cases
             if baseline_output is None:
                 result["status"] = "new"
             else:
@@ -210,20 +226,19 @@ class RegressionKind(SuiteKind):
         return Evaluation(outcome="passed", fields={"regression": result,
                                                     "suite_complete": result["suite_complete"]})
 
-    @staticmethod
-    def _baseline_output(item: "CaseItem") -> tuple[str, str | None] | None:
+    def _baseline_output(self, case: CaseRun) -> tuple[str, str | None] | None:
         """``(source, output)`` of the baseline for this case; output ``None`` for a new case."""
-        llmops = item.llmops
-        if llmops.baseline_alias is not None:
-            llmops.ensure_prefetched(llmops.baseline_alias)  # every baseline answer in one batched pass
-            result = llmops.engine.generate_many(llmops.baseline_alias, item.kind.requests(item))[0]
+        run = case.run
+        if run.baseline_alias is not None:
+            run.ensure_prefetched(run.baseline_alias)  # every baseline answer in one batched pass
+            result = run.generate(run.baseline_alias, self.plan(case))[0]
             if isinstance(result, InfraError):
                 raise result  # the baseline could not be asked: an infra error, not a regression
-            return f"model:{llmops.baseline_spec.raw}", result.text
-        if llmops.baseline_dir is not None:
-            baseline = llmops.baseline_for(item.suite_name)
-            entry = baseline["cases"].get(item.case.id)
-            return f"file:{llmops.relative_path(_baseline_file(item))}", entry.get("output") if entry else None
+            return f"model:{run.baseline_spec.raw}", result.text
+        if run.baseline_dir is not None:
+            baseline = run.baseline_for(case.suite_name)
+            entry = baseline["cases"].get(case.case.id)
+            return f"file:{run.relative_path(_baseline_file(case))}", entry.get("output") if entry else None
         return None
 
     def baseline_entry(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -234,15 +249,11 @@ class RegressionKind(SuiteKind):
                                       "passed": result["passed"]}
 
     def aggregator(self) -> Aggregator:
-        from pytest_llmops.suites.regression.aggregate import RegressionAggregator
-
         return RegressionAggregator()
 
 
-def _baseline_file(item: "CaseItem") -> Path:
-    from pytest_llmops.core.baseline import baseline_path
-
-    return baseline_path(Path(item.llmops.baseline_dir), item.suite_name)
+def _baseline_file(case: CaseRun) -> Path:
+    return baseline_path(Path(case.run.baseline_dir), case.suite_name)
 
 
 def _score(metrics: list[MetricSpec], output: str, row: GoldenRow, context: MetricContext) -> dict[str, float]:

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pytest_llmops.checks.builtin import extract_json
 from pytest_llmops.suites.regression.golden import GoldenRow
 
 Scorer = Callable[[str, GoldenRow, "MetricContext"], float]
@@ -101,7 +102,7 @@ def token_f1(output: str, row: GoldenRow, ctx: MetricContext) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _rouge() -> Any:
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer  # optional extra, only for suites scoring rouge_l
 
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
@@ -112,15 +113,13 @@ def rouge_l(output: str, row: GoldenRow, ctx: MetricContext) -> float:
 
 
 def bleu(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-    import sacrebleu
+    import sacrebleu  # optional extra, only for suites scoring bleu
 
     # Sentence BLEU with sacrebleu's default exponential smoothing, on the 0-1 scale.
     return float(sacrebleu.sentence_bleu(output, _needs_refs(row, "bleu")).score) / 100.0
 
 
 def json_valid(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-    from pytest_llmops.checks.builtin import extract_json
-
     try:
         extract_json(output)
     except ValueError:
@@ -130,8 +129,6 @@ def json_valid(output: str, row: GoldenRow, ctx: MetricContext) -> float:
 
 def json_fields(output: str, row: GoldenRow, ctx: MetricContext) -> float:
     """The share of ``expected_json`` fields the output's JSON object has with equal values."""
-    from pytest_llmops.checks.builtin import extract_json
-
     if not row.expected_json:
         raise ValueError(f"metric 'json_fields' needs 'expected_json' in row {row.id!r}")
     try:
@@ -151,7 +148,7 @@ def _same(got: Any, want: Any) -> bool:
 
 
 def embedding_similarity(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-    from pytest_llmops.checks.embeddings import shared_embedder
+    from pytest_llmops.checks.embeddings import shared_embedder  # loads a sentence-embedding model
 
     embedder = shared_embedder()
     return max(0.0, max(embedder.cosine(output, ref) for ref in _needs_refs(row, "embedding_similarity")))
@@ -161,7 +158,7 @@ def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
     """A scorer running DeepEval metric ``name`` with the suite's judge."""
 
     def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-        from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge
+        from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge  # imports deepeval
 
         # JudgeFailed (the judge's answers were unusable) propagates: the case is an error,
         # neither a pass nor a low score.

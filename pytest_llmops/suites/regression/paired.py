@@ -45,7 +45,7 @@ class BootstrapResult:
 def paired_bootstrap(deltas: Sequence[float], tolerance: float, seed: int = 0,
                      resamples: int = BOOTSTRAP_RESAMPLES) -> BootstrapResult:
     """Percentile bootstrap of ``mean(deltas)`` with one-sided tests against ``-tolerance``."""
-    import numpy as np
+    import numpy as np  # only when a suite is compared: keeps the kind's import light
 
     values = np.asarray(deltas, dtype=float)
     n = len(values)
