@@ -31,6 +31,55 @@ def test_import_layers_hold() -> None:
     assert "1 kept, 0 broken" in result.stdout
 
 
+def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each a set of modules in a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_import_cycles_finds_a_cycle() -> None:
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_between_any_two_modules() -> None:
+    """Within layers too, counting imports inside functions and under TYPE_CHECKING (grimp sees all)."""
+    import grimp
+
+    graph = grimp.build_graph("pytest_llmops", include_external_packages=False, cache_dir=None)
+    edges = {module: set(graph.find_modules_directly_imported_by(module)) for module in graph.modules}
+    assert import_cycles(edges) == []
+
+
 def _layer_names() -> set[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     (contract,) = config["tool"]["importlinter"]["contracts"]

@@ -14,7 +14,8 @@ from pytest_llmops.suites.latency.summary import (
     percentile_summary,
     ratio_of_medians,
 )
-from pytest_llmops.suites.latency.timing import TimedGeneration, timer_for
+from pytest_llmops.suites.latency.timers import timer_for
+from pytest_llmops.suites.latency.timing import TimedGeneration
 from pytest_llmops.suites.latency.workload import request_budget
 
 

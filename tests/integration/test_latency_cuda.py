@@ -13,7 +13,7 @@ def test_smollm2_latency_on_cuda_reports_gpu_time_memory_and_versions() -> None:
     from pytest_llmops.providers.base import GenerationParams, GenerationRequest
     from pytest_llmops.providers.hf import HFProvider
     from pytest_llmops.core.specs import parse_spec
-    from pytest_llmops.suites.latency.timing import timer_for
+    from pytest_llmops.suites.latency.timers import timer_for
 
     provider = HFProvider(parse_spec("smollm2?dtype=bf16"))  # device=auto: the GPU by default
     timer = timer_for(provider, 8, True)

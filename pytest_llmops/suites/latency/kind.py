@@ -34,7 +34,7 @@ from pytest_llmops.suites.latency.summary import (
     overall_verdict,
     percentile_summary,
 )
-from pytest_llmops.suites.latency.timing import timer_for
+from pytest_llmops.suites.latency.timers import timer_for
 from pytest_llmops.suites.latency.workload import DEFAULT_ENV, parse_workload
 from pytest_llmops.suites.suite_file import CaseSpec
 

@@ -117,23 +117,3 @@ class ProviderHookTimer(Timer):
     def device(self) -> dict[str, Any]:
         info = self.provider.describe()
         return {k: info.get(k) for k in ("device", "gpu", "dtype") if info.get(k) is not None}
-
-
-def timer_for(provider: Any, max_new_tokens: int, fixed_output: bool) -> Timer:
-    """The timer for ``provider``: its own ``stream_timed`` hook, else the built-in hf or openai one."""
-    if hasattr(provider, "stream_timed"):
-        return ProviderHookTimer(provider, max_new_tokens, fixed_output)
-    # The built-in providers and their timers: imported only for the provider being timed.
-    from pytest_llmops.providers.hf import HFProvider
-    from pytest_llmops.providers.openai_provider import OpenAIProvider
-
-    if isinstance(provider, HFProvider):
-        from pytest_llmops.suites.latency.timing_hf import HFTimer
-
-        return HFTimer(provider, max_new_tokens, fixed_output)
-    if isinstance(provider, OpenAIProvider):
-        from pytest_llmops.suites.latency.timing_openai import OpenAITimer
-
-        return OpenAITimer(provider, max_new_tokens, fixed_output)
-    raise TypeError(f"{type(provider).__name__} cannot be timed: latency suites need an hf or openai subject, "
-                    "or a provider with stream_timed(request, max_new_tokens, fixed_output)")
