@@ -101,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _get_session(config: pytest.Config) -> "LlmopsSession":
     existing = config.stash.get(SESSION_KEY, None)
     if existing is None:
-        from pytest_llmops.session import LlmopsSession
+        from pytest_llmops.session import LlmopsSession  # the session (and the engine) load only for runs that use a model
 
         existing = LlmopsSession(config, model_specs(config))
         config.stash[SESSION_KEY] = existing
@@ -117,7 +117,7 @@ def _is_suite_file(config: pytest.Config, file_path: Path) -> bool:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if _is_suite_file(parent.config, file_path):
-        from pytest_llmops.suites.items import SuiteFile
+        from pytest_llmops.suites.items import SuiteFile  # suite loading (kinds, YAML) only for runs with suite files
 
         return SuiteFile.from_parent(parent, path=file_path, llmops=_get_session(parent.config))
     return None
@@ -170,7 +170,7 @@ def rag_pipeline(request: pytest.FixtureRequest, llm: "ModelSubject") -> Any:
 def metamorphic(request: pytest.FixtureRequest) -> Any:
     """Metamorphic relations over your own function: ``metamorphic.invariant(fn, inputs,
     perturbation="typos", relation="normalized-exact").assert_holds()`` (docs/metamorphic.md)."""
-    from pytest_llmops.suites.metamorphic.api import Metamorphic
+    from pytest_llmops.suites.metamorphic.api import Metamorphic  # only for tests that use this fixture
 
     llmops = _get_session(request.config)
     return Metamorphic(llmops.registry, seed=llmops.settings.seed, rootdir=llmops.settings.rootdir)

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.gates import evaluate_gate, gate_artifact, write_gate_artifact
+from pytest_llmops.report.history import append_history, read_history
+from pytest_llmops.report.html import render_html
 from pytest_llmops.report.json_report import ReportBuilder
+from pytest_llmops.report.markdown import render_markdown
 
 REPORT_NAME = "llmops-report.json"
 HTML_NAME = "llmops-report.html"
@@ -40,23 +44,17 @@ def publish(builder: ReportBuilder, run: dict[str, Any], report_dir: Path, gate_
     header = builder.header(run)
     gate = None
     if gate_config is not None and gate_env:
-        from pytest_llmops.gates import evaluate_gate
-
         gate = evaluate_gate(header, gate_config, gate_env)
         header["gate"] = gate.to_dict()
     out = Published(report=builder.write(report_dir / REPORT_NAME, header), header=header, gate=gate)
     report_bytes = out.report.read_bytes()
     report = json.loads(report_bytes)
     if gate is not None:
-        from pytest_llmops.gates import gate_artifact, write_gate_artifact
-
         artifact = gate_artifact(gate, report, hashlib.sha256(report_bytes).hexdigest())
         out.gate_file = write_gate_artifact(report_dir / f"gate-{gate.env}.json", artifact)
     history_path = report_dir / HISTORY_NAME
     past: list[dict[str, Any]] = []
     if history:
-        from pytest_llmops.report.history import append_history, read_history
-
         append_history(history_path, report)
         past = read_history(history_path)
         out.problems.extend(past.warnings)
@@ -69,9 +67,6 @@ def publish(builder: ReportBuilder, run: dict[str, Any], report_dir: Path, gate_
 
 def render_files(report: dict[str, Any], directory: Path, history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """Write ``llmops-report.html`` and ``llmops-report.md`` for ``report`` into ``directory``."""
-    from pytest_llmops.report.html import render_html
-    from pytest_llmops.report.markdown import render_markdown
-
     directory.mkdir(parents=True, exist_ok=True)
     html = _write_text(directory / HTML_NAME, render_html(report, history=history))
     return html, _write_text(directory / MARKDOWN_NAME, render_markdown(report))

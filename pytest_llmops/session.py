@@ -36,6 +36,7 @@ from pytest_llmops.suites.builtins import registry_with
 from pytest_llmops.suites.items import CaseItem
 from pytest_llmops.suites.kinds import kind_named
 from pytest_llmops.terminal import write_summary
+from pytest_llmops.core.subjects import PromptTemplate
 
 
 class LlmopsSession:
@@ -148,8 +149,6 @@ class LlmopsSession:
 
     def prompt_for(self, item: pytest.Item) -> Any:
         """The ``llm_prompt`` fixture's template."""
-        from pytest_llmops.core.subjects import PromptTemplate
-
         return PromptTemplate(prompt_template_path(self.config, item))
 
     # -- collection and prefetch ------------------------------------------------------------
@@ -236,7 +235,7 @@ class LlmopsSession:
         # The junitxml plugin keeps its writer under a private stash key; properties
         # added here land in the <testsuite> element as <property> entries.
         try:
-            from _pytest.junitxml import xml_key
+            from _pytest.junitxml import xml_key  # pytest's private junitxml key: only at the end of a run
         except ImportError:  # pragma: no cover - a pytest without the junitxml plugin
             return
         xml = self.config.stash.get(xml_key, None)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from pytest_llmops.core.hookspecs import hookimpl
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.core.specs import ModelSpec
+from pytest_llmops.core.specs import parse_spec
 
 
 class EchoProvider:
@@ -76,8 +77,6 @@ class DegradingProvider:
     """
 
     def __init__(self, spec: ModelSpec) -> None:
-        from pytest_llmops.core.specs import parse_spec
-
         self.spec = spec
         self.alias = spec.alias
         try:
@@ -90,7 +89,7 @@ class DegradingProvider:
         if inner.provider == "echo":
             self.inner: Any = EchoProvider(inner)
         else:
-            from pytest_llmops.suites.builtins import default_registry
+            from pytest_llmops.suites.builtins import default_registry  # every kind's plugin module: only when a spec wraps another provider
 
             self.inner = default_registry().create_provider(inner)
 

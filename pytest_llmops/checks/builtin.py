@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from pytest_llmops.checks.embeddings import shared_embedder
 
 _REFUSAL_PATTERNS = [
     # "I'm sorry" alone is sympathy, not a refusal: require a "but" or a refusal verb after it.
@@ -204,7 +205,7 @@ class IsJson(Check):
         if not isinstance(arg, dict) or set(arg) - {"schema"}:
             raise ValueError(f"'is-json' expects true or {{schema: {{...}}}}, got {arg!r}")
         if "schema" in arg:
-            import jsonschema
+            import jsonschema  # jsonschema: only for suites with a JSON-schema check
 
             try:
                 jsonschema.Draft202012Validator.check_schema(arg["schema"])
@@ -220,7 +221,7 @@ class IsJson(Check):
         schema = arg.get("schema")
         if schema is None:
             return self.result(True, "valid JSON", arg)
-        import jsonschema
+        import jsonschema  # jsonschema: only for suites with a JSON-schema check
 
         errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
         if errors:
@@ -259,8 +260,6 @@ class Similar(Check):
         return {"value": arg["value"], "threshold": float(threshold)}
 
     def evaluate(self, output: str, arg: Any, context: dict[str, Any]) -> CheckResult:
-        from pytest_llmops.checks.embeddings import shared_embedder
-
         score = shared_embedder().cosine(output, arg["value"])
         ok = score >= arg["threshold"]
         return self.result(ok, f"cosine {score:.3f} {'>=' if ok else '<'} {arg['threshold']}", arg, score)

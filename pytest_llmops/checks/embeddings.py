@@ -29,7 +29,7 @@ class Embedder:
     """Embeds texts into unit vectors."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        import torch
+        import torch  # torch: only once a local model or device is used
         from transformers import AutoModel, AutoTokenizer
 
         path = str(folder or minilm_folder())

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Callable
 
 from pytest_llmops.core.hookspecs import hookimpl
+from pytest_llmops.checks.builtin import BUILTIN_CHECKS
 
 
 @hookimpl
 def llmops_register_checks(register: Callable[..., None]) -> None:
-    from pytest_llmops.checks.builtin import BUILTIN_CHECKS
-
     for check in BUILTIN_CHECKS:
         register(check)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pytest_llmops.report.load import load_report
 from pytest_llmops.suites.faces import with_faces
+from pytest_llmops.report.history import read_history
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,7 +25,6 @@ def run(args: argparse.Namespace) -> int:
     :class:`~pytest_llmops.report.load.ReportLoadError`."""
     # Rendering pulls in the HTML templates and charts: imported here so `llmops report --help` stays quick.
     from pytest_llmops.publish import render_files
-    from pytest_llmops.report.history import read_history
 
     history = read_history(args.history) if args.history else None
     for line in getattr(history, "warnings", []):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
+from pytest_llmops.checks.embeddings import shared_embedder
 
 SYSTEM = ("Answer the question using only the context. If the context does not contain the answer, "
           "say you don't know. Answer in one short sentence.")
@@ -19,8 +20,6 @@ class ExampleRagPipeline:
     """Top-k cosine retrieval, then one chat turn with the retrieved passages as numbered context."""
 
     def __init__(self, llm: Any, passages: Sequence[dict[str, str]], top_k: int = 2) -> None:
-        from pytest_llmops.checks.embeddings import shared_embedder
-
         self.llm = llm
         self.passages = [p["text"] for p in passages]
         self.top_k = top_k

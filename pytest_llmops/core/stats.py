@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+import random as _random
+import statistics as _st
 
 Z95 = 1.959963984540054
 
@@ -121,9 +123,6 @@ def bootstrap_ratio_of_medians(candidate: Sequence[float], baseline: Sequence[fl
     ``paired`` resamples (candidate[i], baseline[i]) together: right when the two were
     measured interleaved on the same prompts, since it cancels drift both runs shared.
     """
-    import random as _random
-    import statistics as _st
-
     if not candidate or not baseline:
         raise ValueError("both samples need at least one value")
     if paired and len(candidate) != len(baseline):

@@ -74,7 +74,7 @@ class PromptTemplate:
     """
 
     def __init__(self, path: Path) -> None:
-        import jinja2
+        import jinja2  # jinja2: only when a template is rendered
         import yaml
 
         self.path = Path(path)

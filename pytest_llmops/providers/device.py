@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+import os
+import gc
 
 _DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 def pick_device(name: str) -> str:
     """``auto`` picks CUDA when present, otherwise the CPU."""
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -20,7 +22,7 @@ def pick_device(name: str) -> str:
 
 def pick_dtype(name: str, device: str) -> Any:
     """``auto`` means bfloat16 on a GPU that supports it, float32 on the CPU."""
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     name = _DTYPE_NAMES.get(name, name)
     if name == "auto":
@@ -36,9 +38,7 @@ def limit_cpu_threads() -> int:
     Each worker process would otherwise start one torch thread per core, and several
     workers spinning on the same cores are many times slower than one.
     """
-    import os
-
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if workers > 1:
@@ -54,7 +54,7 @@ def initial_batch_size(device: str, n_prompts: int) -> int:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
@@ -64,9 +64,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def free_memory(device: str) -> None:
-    import gc
-
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     gc.collect()
     if device.startswith("cuda"):
@@ -75,7 +73,7 @@ def free_memory(device: str) -> None:
 
 def describe_device(device: str, dtype: Any) -> dict[str, Any]:
     """Device facts for the report: GPU name, driver-side CUDA version, torch version, dtype."""
-    import torch
+    import torch  # torch: only once a local model or device is used
 
     info: dict[str, Any] = {"device": "cuda" if device.startswith("cuda") else "cpu",
                             "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__}

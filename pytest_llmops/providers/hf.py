@@ -19,6 +19,7 @@ from pytest_llmops.providers.model_store import (
     weights_digest,
 )
 from pytest_llmops.core.specs import ModelSpec
+import hashlib
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16", "fp32", "fp16", "bf16")
 _ON = ("1", "on", "true", "yes")
@@ -78,7 +79,7 @@ class HFProvider:
         """Load tokenizer and weights (GGUF files are converted once and cached)."""
         if self._model is not None:
             return
-        import torch
+        import torch  # torch: only once a local model or device is used
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         start = time.perf_counter()
@@ -117,8 +118,6 @@ class HFProvider:
     def fingerprint(self) -> str:
         """Weights digest + chat-template switch; computed without loading the model."""
         if self._fingerprint is None:
-            import hashlib
-
             source, hub_gguf = self.source
             if isinstance(source, Path) and source.is_file():
                 weights = file_digest(source)
@@ -185,7 +184,7 @@ class HFProvider:
         return out
 
     def _run_sampled(self, prompt: str, request: GenerationRequest) -> Generation:
-        import torch
+        import torch  # torch: only once a local model or device is used
 
         # A seed per (run seed, sample index) makes sampled outputs reproducible one by one.
         torch.manual_seed(request.params.seed * 1_000_003 + request.sample_index)

@@ -46,7 +46,7 @@ class OpenAIProvider:
                 "api_key_env": self.api_key_env, "device": "remote", "gpu": None}
 
     def _client(self) -> Any:
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI  # openai: only when an endpoint is called
 
         # Local servers need no key; a placeholder keeps the client from refusing to start.
         key = os.environ.get(self.api_key_env) or "no-key"
@@ -113,7 +113,7 @@ class _BrokenResponse(Exception):
 
 
 def _retryable(exc: BaseException) -> bool:
-    import openai
+    import openai  # openai: only when an endpoint is called
 
     if isinstance(exc, (_BrokenResponse, openai.APITimeoutError, openai.APIConnectionError)):
         return True
@@ -132,7 +132,7 @@ def _describe(exc: BaseException | None) -> str:
 
 
 def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[tuple[float, str]]:
-    from openai import OpenAI
+    from openai import OpenAI  # openai: only when an endpoint is called
 
     key = os.environ.get(provider.api_key_env) or "no-key"
     client = OpenAI(base_url=provider.base_url, api_key=key, timeout=provider.timeout, max_retries=0)

@@ -24,6 +24,7 @@ from pytest_llmops.report.markdown import (
     short_sha, totals, value_metrics,
 )
 from pytest_llmops.report.safe_text import strip_controls, to_text
+from pytest_llmops.report.history import history_entry
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -46,7 +47,7 @@ def _environment() -> Any:
     """The jinja2 environment, created on first use (jinja2 is not imported at pytest start-up)."""
     global _env
     if _env is None:
-        import jinja2
+        import jinja2  # jinja2: only when a template is rendered
 
         _env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
@@ -189,8 +190,6 @@ def _sample_series(suites: dict[str, Any]) -> dict[str, list[tuple[str, list[flo
 
 
 def _history_points(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    from pytest_llmops.report.history import history_entry
-
     entries = [h for h in history or [] if isinstance(h, dict) and isinstance(h.get("suites"), dict)]
     current = history_entry(report)
     if not entries or (entries[-1].get("started_at"), entries[-1].get("git_sha")) != (
@@ -236,7 +235,7 @@ def _breakdown_charts(suites: dict[str, Any]) -> list[str]:
 
 
 def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[Any]:
-    from markupsafe import Markup
+    from markupsafe import Markup  # markupsafe comes with jinja2: only when HTML is rendered
 
     suites = {k: v for k, v in (report.get("suites") or {}).items() if isinstance(v, dict)}
     out = [charts.headline_chart(_headline_rows(suites))]

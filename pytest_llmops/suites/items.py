@@ -11,6 +11,7 @@ import pytest
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
 from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, kind_named
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
+from pytest_llmops.core.subjects import check_rag_result
 
 
 
@@ -150,8 +151,6 @@ class CaseItem(pytest.Item):
             self._conclude(self.measurement, time.perf_counter() - start)
 
     def _answer_through_pipeline(self) -> None:
-        from pytest_llmops.core.subjects import check_rag_result
-
         result = self.llmops.rag_answer(self)
         if isinstance(result, InfraError):
             raise result

@@ -206,7 +206,7 @@ def _import_deepeval() -> Any:
     opted_out_before = os.environ.get("DEEPEVAL_TELEMETRY_OPT_OUT", "").lower() in ("1", "true", "yes", "on")
     _apply_env()
     try:
-        import deepeval
+        import deepeval  # deepeval (optional extra): only when a DeepEval metric scores
         import deepeval.metrics
         import deepeval.models
     except ImportError as exc:
@@ -255,7 +255,7 @@ def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:
     No repair is attempted (DeepEval's own parser closes a missing brace): a cut-off or
     malformed answer is a judge failure, not something to guess at.
     """
-    from pydantic import ValidationError
+    from pydantic import ValidationError  # pydantic comes with deepeval: only when it scores
 
     step = getattr(schema, "__name__", "answer")
     try:
@@ -276,7 +276,7 @@ def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:
 @functools.lru_cache(maxsize=1)
 def _judge_model_class() -> type:
     """The ``DeepEvalBaseLLM`` subclass, defined on first use (its base class is DeepEval's)."""
-    from deepeval.models import DeepEvalBaseLLM
+    from deepeval.models import DeepEvalBaseLLM  # deepeval (optional extra): only when a DeepEval metric scores
 
     class JudgeModel(DeepEvalBaseLLM):
         """A judge callable behind DeepEval's custom-model interface."""
@@ -338,7 +338,7 @@ def _judge_model_class() -> type:
 
 
 def _build_metric(name: str, options: dict[str, Any], model: Any) -> Any:
-    from deepeval import metrics
+    from deepeval import metrics  # deepeval (optional extra): only when a DeepEval metric scores
     from deepeval.test_case import SingleTurnParams
 
     kwargs = dict(options)
@@ -368,7 +368,7 @@ def score_with_deepeval(name: str, options: dict[str, Any], *, input: str, actua
         raise ValueError(f"DeepEval metric {name} needs {' and '.join(missing)} in the case")
     _import_deepeval()
     _apply_env()  # again: a user's code may have changed them since the import
-    from deepeval.test_case import LLMTestCase
+    from deepeval.test_case import LLMTestCase  # deepeval (optional extra): only when a DeepEval metric scores
 
     model = _judge_model_class()(judge, judge_name)
     metric = _build_metric(name, checked, model)

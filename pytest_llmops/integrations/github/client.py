@@ -24,7 +24,7 @@ class ApiProblem(Exception):
 
 def _api_problem_from(exc: BaseException, repo: str, needs: str) -> ApiProblem:
     """``exc`` from PyGithub as an :class:`ApiProblem`; ``needs`` is the workflow permission to name."""
-    from github import GithubException, RateLimitExceededException
+    from github import GithubException, RateLimitExceededException  # PyGithub: only when llmops comment talks to GitHub
 
     if isinstance(exc, GithubException) and not isinstance(exc, RateLimitExceededException):
         status = exc.status
@@ -58,7 +58,7 @@ class GitHubPublisher:
     """
 
     def __init__(self, api_url: str, token: str, repository: str) -> None:
-        from github import Auth, Github, GithubRetry
+        from github import Auth, Github, GithubRetry  # PyGithub: only when llmops comment talks to GitHub
 
         self.repository = repository
         # A handful of requests per run: no throttling between them; retry 5xx briefly.

@@ -17,6 +17,8 @@ from typing import Any, Mapping
 from pytest_llmops.integrations.github.decision import blocking_count, decision_of
 from pytest_llmops.report.markdown import DEFAULT_LIMIT, check_blocks, failed_checks, status_icon
 from pytest_llmops.report.safe_text import md_code, md_text, to_text
+from pytest_llmops.report.diff import diff_reports
+from pytest_llmops.report.markdown import render_markdown
 
 __all__ = [
     "BODY_LIMIT", "COMMENT_LIMIT", "DEFAULT_ARTIFACT", "DEFAULT_TOP", "MARKER_PREFIX", "build_comment_body",
@@ -128,9 +130,6 @@ def build_comment_body(head: dict[str, Any], base: dict[str, Any] | None, gate: 
     ``marker`` (the hidden first line) is left out for the job summary. ``head`` (and
     ``base``) should carry their gate under ``"gate"`` for the diff to show it.
     """
-    from pytest_llmops.report.diff import diff_reports
-    from pytest_llmops.report.markdown import render_markdown
-
     top_part: list[str] = []
     if base is not None and top > 0:
         lines, total = top_regressions(base, head, top)

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from pytest_llmops.integrations.github.errors import CommentUsageError
 from pytest_llmops.report.markdown import check_blocks
 from pytest_llmops.report.safe_text import clip, to_text
+from pytest_llmops.gates import GateConfigError, evaluate_gate, load_gate_config
 
 __all__ = ["DESCRIPTION_LIMIT", "STATES", "blocking_count", "commit_status", "decision_of", "resolve_gate"]
 
@@ -24,7 +25,6 @@ def resolve_gate(report: dict[str, Any], env: str | None, config_path: Path | No
         return gate
     if env is None:
         return None
-    from pytest_llmops.gates import GateConfigError, evaluate_gate, load_gate_config
 
     try:
         config = load_gate_config(rootdir or Path.cwd(), config_path)

@@ -32,7 +32,7 @@ class OpenAITimer(Timer):
         return asyncio.run(self._measure(requests, max(1, concurrency)))
 
     async def _measure(self, requests: list[GenerationRequest], concurrency: int) -> tuple[list[TimedGeneration], float]:
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI  # openai: only when an endpoint is called
 
         provider = self.provider
         key = os.environ.get(provider.api_key_env) or "no-key"

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.suites.metamorphic.relations import MODEL, Relation, Verdict, quoted_excerpt
+import threading
 
 
 class ModelRelation(Relation):
@@ -136,9 +137,7 @@ def hf_stream(provider: Any, request: GenerationRequest) -> str:
     Same decoding settings as :meth:`HFProvider._generate` for one prompt; the text is the
     concatenation of the streamed pieces (cut at the first stop string, like the provider).
     """
-    import threading
-
-    from transformers import TextIteratorStreamer
+    from transformers import TextIteratorStreamer  # transformers: only when the streaming relation runs on an hf model
 
     tok, model = provider.tokenizer, provider.model
     enc = tok([provider.render(request)], return_tensors="pt", padding=True).to(provider.device)

@@ -28,6 +28,7 @@ from pytest_llmops.suites.metamorphic.relations import (
     normalize,
     quoted_excerpt,
 )
+from pytest_llmops.checks.embeddings import shared_embedder
 
 # -- invariance ----------------------------------------------------------------------------
 
@@ -143,8 +144,6 @@ class EmbeddingCosine(Relation):
         if normalize(a) == normalize(b):
             score = 1.0
         else:
-            from pytest_llmops.checks.embeddings import shared_embedder
-
             score = shared_embedder().cosine(a, b)
         threshold = float(options.get("threshold", 0.8))
         details = {"cosine": round(score, 4)}

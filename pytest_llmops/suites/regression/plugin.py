@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_llmops.core.hookspecs import hookimpl
+from pytest_llmops.suites.regression import KIND
 
 
 @hookimpl
 def llmops_register_suite_kinds(register: Callable[..., None]) -> None:
-    from pytest_llmops.suites.regression import KIND
-
     register(KIND)
