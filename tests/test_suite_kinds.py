@@ -169,3 +169,40 @@ environments:
     blocked = project.run_subprocess("--llm-model=echo:a", "--llm-gate-env=prod")
     assert blocked.ret == 1
     blocked.stdout.fnmatch_lines(["*pairs/diff*same_rate.lb95 >= 0.5*", "PROMOTION: BLOCK (prod)"])
+
+
+def test_a_plugin_provider_replaces_the_builtin_of_the_same_name(project: LlmProject) -> None:
+    """``smollm2`` served by a conftest's provider: the built-in model is never loaded."""
+    project.pytester.makeconftest('''
+from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.testing import EchoProvider
+
+
+@hookimpl
+def llmops_register_providers(register):
+    register("smollm2", EchoProvider, form="smollm2")
+''')
+    project.suite("p", "cases: [{id: a, input: hi, checks: [{contains: 'echo: hi'}]}]\n")
+    project.run("--llm-model=smollm2").assert_outcomes(passed=1)  # only the echo provider answers "echo: hi"
+
+
+def test_a_plugin_suite_kind_replaces_the_builtin_of_the_same_name(project: LlmProject) -> None:
+    project.pytester.makeconftest(ECHO_CONFTEST + '''
+from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.suites.kinds import Evaluation, SuiteKind
+
+
+class Lenient(SuiteKind):
+    name = "functional"  # replaces the built-in
+
+    def evaluate(self, case, generations, measurement=None):
+        return Evaluation("passed", fields={"judged_by": "lenient"})
+
+
+@hookimpl
+def llmops_register_suite_kinds(register):
+    register(Lenient())
+''')
+    project.suite("p", "cases: [{id: a, input: hi, checks: [{contains: nowhere}]}]\n")
+    project.run("--llm-model=echo:a").assert_outcomes(passed=1)  # the built-in would fail the check
+    assert project.report()["cases"][0]["judged_by"] == "lenient"
