@@ -68,9 +68,9 @@ def test_embedding_cosine(monkeypatch: pytest.MonkeyPatch) -> None:
         def cosine(self, a: str, b: str) -> float:
             return 0.9 if a.split()[0] == b.split()[0] else 0.1
 
-    from pytest_llmops.checks import embeddings
+    from pytest_llmops.suites.metamorphic import output_relations
 
-    monkeypatch.setattr(embeddings, "shared_embedder", lambda: FakeEmbedder())
+    monkeypatch.setattr(output_relations, "shared_embedder", lambda: FakeEmbedder())
     assert check("embedding-cosine", "Paris is big", "Paris is large", {"threshold": 0.8}).holds is True
     verdict = check("embedding-cosine", "Paris is big", "Lyon is big", {"threshold": 0.8})
     assert verdict.holds is False and verdict.details == {"cosine": 0.1}

@@ -11,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from pytest_llmops.core.json_text import NOT_FOUND, decode_first, fenced_body
 from pytest_llmops.checks.embeddings import shared_embedder
 
 _REFUSAL_PATTERNS = [
@@ -176,21 +178,17 @@ class Regex(Check):
 def extract_json(text: str) -> Any:
     """Parse JSON from an output, tolerating a Markdown code fence or text around one object."""
     stripped = text.strip()
-    fence = re.search(r"```(?:json)?\s*(.*?)```", stripped, re.DOTALL)
-    if fence:
-        stripped = fence.group(1).strip()
+    body = fenced_body(stripped)
+    if body is not None:
+        stripped = body.strip()
     try:
         return json.loads(stripped)
     except ValueError:
         pass
     start = min((i for i in (stripped.find("{"), stripped.find("[")) if i >= 0), default=-1)
-    if start >= 0:
-        decoder = json.JSONDecoder()
-        try:
-            value, _ = decoder.raw_decode(stripped[start:])
-            return value
-        except ValueError:
-            pass
+    value = decode_first(stripped, [start]) if start >= 0 else NOT_FOUND
+    if value is not NOT_FOUND:
+        return value
     return json.loads(stripped)  # re-raise with the parser's message
 
 

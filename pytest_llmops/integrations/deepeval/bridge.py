@@ -28,7 +28,6 @@ Rules this module keeps, and why:
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import re
@@ -37,6 +36,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from pytest_llmops.core.json_text import NOT_FOUND, decode_first
 
 INSTALL_HINT = 'pip install "pytest-llmops[deepeval]"'
 
@@ -238,15 +239,12 @@ def _first_json_object(text: str) -> Any:
     first ``{`` and any ``{`` opening a line; an object nested in a cut-off one is never a
     candidate, so a truncated answer cannot pass as its inner part.
     """
-    decoder = json.JSONDecoder()
     first = text.find("{")
     starts = sorted({first, *(m.start() for m in re.finditer(r"(?m)^\{", text))}) if first != -1 else []
-    for start in starts:
-        try:
-            return decoder.raw_decode(text, start)[0]
-        except json.JSONDecodeError:
-            continue
-    raise ValueError("no complete JSON object in the answer")
+    value = decode_first(text, starts)
+    if value is NOT_FOUND:
+        raise ValueError("no complete JSON object in the answer")
+    return value
 
 
 def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:

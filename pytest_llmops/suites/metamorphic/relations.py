@@ -31,6 +31,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmops.core.json_text import NOT_FOUND, decode_first, fenced_body
 from pytest_llmops.suites.metamorphic.perturbations import LETTERS, answers_of
 
 INVARIANCE, EQUIVARIANCE, DIRECTIONAL, MODEL = "invariance", "equivariance", "directional", "model"
@@ -166,19 +167,12 @@ def first_json_or_none(output: Any) -> Any:
     if isinstance(output, (dict, list)):
         return output
     text = as_text(output)
-    fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    candidates = [fence.group(1)] if fence else []
-    candidates.append(text)
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        for m in re.finditer(r"[\[{]", candidate):
-            try:
-                value, _ = decoder.raw_decode(candidate[m.start():])
-            except json.JSONDecodeError:
-                continue
+    body = fenced_body(text)
+    for candidate in ([body] if body is not None else []) + [text]:
+        value = decode_first(candidate, (m.start() for m in re.finditer(r"[\[{]", candidate)))
+        if value is not NOT_FOUND:
             return value
     return None
-
 
 
 def chosen_option(output: Any, options: list[str]) -> int | None:
