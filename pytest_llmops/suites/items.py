@@ -9,7 +9,7 @@ from typing import Any, Iterable, Protocol
 import pytest
 
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
-from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, kind_named
+from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, error_reason, kind_named
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
 from pytest_llmops.core.subjects import check_rag_result
 
@@ -191,8 +191,7 @@ class CaseItem(pytest.Item):
             raise CaseFailed(verdict.failure or "the case failed")
 
     def _keep_error(self, exc: Exception, seconds: float) -> None:
-        label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
-        self.record = self._record("error", checks=[], error=f"{label}: {exc}", seconds=seconds)
+        self.record = self._record("error", checks=[], error=error_reason(exc), seconds=seconds)
 
     def _record(self, outcome: str, checks: list[dict[str, Any]], seconds: float,
                 error: str | None = None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from pytest_llmops.providers.base import Generation, GenerationRequest
+from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.report.faces import rate_summary
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
@@ -61,6 +61,13 @@ class Evaluation:
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"Evaluation outcome {self.outcome!r}: expected one of {OUTCOMES}")
+
+
+def error_reason(exc: BaseException) -> str:
+    """How a case's record names an exception that ended it: an infra error (never the model's
+    fault) or an error of the harness, with the exception's message."""
+    label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
+    return f"{label}: {exc}"
 
 
 class Aggregator:

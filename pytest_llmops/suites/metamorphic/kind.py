@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.providers.base import Generation, GenerationRequest
 from pytest_llmops.suites.kinds import (
     Aggregator,
     CaseRun,
@@ -44,6 +44,7 @@ from pytest_llmops.suites.kinds import (
     Fail,
     ReportFace,
     SuiteKind,
+    error_reason,
 )
 from pytest_llmops.suites.metamorphic.aggregate import MetamorphicAggregator
 from pytest_llmops.suites.metamorphic.blocks import TOP_KEYS, MetamorphicCase, parse_relation_blocks
@@ -144,10 +145,9 @@ class MetamorphicKind(SuiteKind):
             else:
                 verdicts = check_outputs(mm, generations, fields)
         except Exception as exc:  # noqa: BLE001 - checking broke: the case is an error, not a verdict
-            label = "infra error" if isinstance(exc, InfraError) else f"error: {type(exc).__name__}"
             # The record of an error is the bare one every kind gets (as before the protocol):
             # the metamorphic fields describe a verdict, and there is none.
-            return Evaluation("error", failure=f"{label}: {exc}")
+            return Evaluation("error", failure=error_reason(exc))
         result = CaseVerdict(verdicts)
         fields.update(violated=result.violated, undecided=result.violated is None, evidence=result.evidence)
         checks = [{"name": mm.relation.name, "passed": v.holds is not False,
