@@ -167,13 +167,11 @@ def rag_pipeline(request: pytest.FixtureRequest, llm: "ModelSubject") -> Any:
 
 
 @pytest.fixture
-def metamorphic(request: pytest.FixtureRequest) -> Any:
-    """Metamorphic relations over your own function: ``metamorphic.invariant(fn, inputs,
-    perturbation="typos", relation="normalized-exact").assert_holds()`` (docs/metamorphic.md)."""
-    from pytest_llmops.suites.metamorphic.api import Metamorphic  # only for tests that use this fixture
-
-    llmops = _get_session(request.config)
-    return Metamorphic(llmops.registry, seed=llmops.settings.seed, rootdir=llmops.settings.rootdir)
+def llmops_run(request: pytest.FixtureRequest) -> Any:
+    """The run as suite kinds see it (:class:`~pytest_llmops.suites.kinds.RunContext`): the
+    registry, the engine, baselines and settings. Kinds' own fixtures build on it (for example
+    ``metamorphic``, in ``pytest_llmops/suites/metamorphic/fixture.py``)."""
+    return _get_session(request.config).run_context
 
 
 @pytest.hookimpl(wrapper=True)

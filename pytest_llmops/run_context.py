@@ -35,6 +35,7 @@ class EngineRunContext:
         self.ensure_prefetched = ensure_prefetched
         self.relative_path = relative_path
         self.rootdir: Path = settings.rootdir
+        self.seed: int = settings.seed
         self.cache_dir: Path = settings.cache_dir
         self.gate_env: str = settings.gate_env
 

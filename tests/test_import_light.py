@@ -27,13 +27,16 @@ def _heavy(modules: list[str]) -> list[str]:
 
 
 def test_importing_the_plugin_is_light() -> None:
+    """Both pytest11 modules: the plugin and the metamorphic kind's fixture plugin."""
     code = ("import json, sys\n"
-            "import pytest_llmops.plugin\n"
+            "import pytest_llmops.plugin, pytest_llmops.suites.metamorphic.fixture\n"
             "print(json.dumps(sorted(sys.modules)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     modules = json.loads(out.stdout)
     assert "pytest_llmops.plugin" in modules
     assert _heavy(modules) == []
+    assert not [m for m in modules if m.startswith(("pytest_llmops.suites.metamorphic.", "pytest_llmops.session"))
+                and m != "pytest_llmops.suites.metamorphic.fixture"]
 
 
 def _modules_after(project: LlmProject, *args: str) -> list[str]:

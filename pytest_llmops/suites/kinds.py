@@ -131,6 +131,7 @@ class RunContext(Protocol):
     rootdir: Path
     cache_dir: Path
     gate_env: str
+    seed: int
     registry: Any  # core.registry.Registry: checks and the kinds' extension tables
 
     @property

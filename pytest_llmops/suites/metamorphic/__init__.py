@@ -9,11 +9,9 @@
 - :mod:`.blocks`, :mod:`.inputs`, :mod:`.rendering`: collecting a suite file into cases;
 - :mod:`.aggregate`: the suite's metrics (violation rate, no-ops, position gap);
 - :mod:`.api`: the Python API behind the ``metamorphic`` fixture;
-- :mod:`.hookspecs`, :mod:`.plugin`: the extension points and the hooks that register the built-ins.
+- :mod:`.hookspecs`, :mod:`.plugin`: the extension points and the hooks that register the built-ins;
+- :mod:`.fixture`: the ``metamorphic`` pytest fixture (a ``pytest11`` plugin: this package is
+  imported on every pytest run, so it imports none of its modules itself).
 
 Reference: docs/metamorphic.md.
 """
-
-from pytest_llmops.suites.metamorphic.kind import KIND
-
-__all__ = ["KIND"]
