@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.gates import evaluate_gate, gate_artifact, write_gate_artifact
-from pytest_llmops.report.history import append_history, read_history
 from pytest_llmops.report.html import render_html
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.report.markdown import render_markdown
@@ -44,17 +42,23 @@ def publish(builder: ReportBuilder, run: dict[str, Any], report_dir: Path, gate_
     header = builder.header(run)
     gate = None
     if gate_config is not None and gate_env:
+        from pytest_llmops.gates import evaluate_gate  # the gate modules: only when a gate is applied
+
         gate = evaluate_gate(header, gate_config, gate_env)
         header["gate"] = gate.to_dict()
     out = Published(report=builder.write(report_dir / REPORT_NAME, header), header=header, gate=gate)
     report_bytes = out.report.read_bytes()
     report = json.loads(report_bytes)
     if gate is not None:
+        from pytest_llmops.gates import gate_artifact, write_gate_artifact  # as above: a gate was applied
+
         artifact = gate_artifact(gate, report, hashlib.sha256(report_bytes).hexdigest())
         out.gate_file = write_gate_artifact(report_dir / f"gate-{gate.env}.json", artifact)
     history_path = report_dir / HISTORY_NAME
     past: list[dict[str, Any]] = []
     if history:
+        from pytest_llmops.report.history import append_history, read_history  # only with --llm-history
+
         append_history(history_path, report)
         past = read_history(history_path)
         out.problems.extend(past.warnings)

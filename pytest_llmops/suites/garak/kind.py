@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.suites.garak.aggregate import GarakAggregator
-from pytest_llmops.suites.garak.report import GarakReportError, ProbeResult, parse_report
-from pytest_llmops.suites.garak.runner import GarakRunError, GarakUnavailable, find_garak, run_garak
-from pytest_llmops.suites.garak.shim import SubjectShim
 from pytest_llmops.suites.kinds import (
     Aggregator,
     CaseRun,
@@ -34,6 +31,7 @@ from pytest_llmops.suites.kinds import (
 from pytest_llmops.suites.suite_file import CaseSpec, positive_int
 
 if TYPE_CHECKING:
+    from pytest_llmops.suites.garak.report import ProbeResult
     from pytest_llmops.suites.suite_file import SuiteSpec
 
 _PROBE_RE = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_]+$")
@@ -113,6 +111,11 @@ class GarakKind(SuiteKind):
 
     def measure(self, case: CaseRun) -> ProbeRun | Evaluation:
         """Run garak on the case's probe against the subject; skip the case when garak is missing."""
+        # garak's machinery (a loopback HTTP shim, a subprocess runner): only when a probe runs.
+        from pytest_llmops.suites.garak.report import GarakReportError, parse_report
+        from pytest_llmops.suites.garak.runner import GarakRunError, GarakUnavailable, find_garak, run_garak
+        from pytest_llmops.suites.garak.shim import SubjectShim
+
         data = case.case.data
         try:
             garak = find_garak(data["garak_python"])

@@ -28,13 +28,11 @@ from pytest_llmops.suites.kinds import (
     rate_summary,
 )
 from pytest_llmops.suites.latency.aggregate import LatencyAggregator
-from pytest_llmops.suites.latency.runner import run_case
 from pytest_llmops.suites.latency.summary import (
     budget_checks,
     overall_verdict,
     percentile_summary,
 )
-from pytest_llmops.suites.latency.timers import timer_for
 from pytest_llmops.suites.latency.workload import DEFAULT_ENV, parse_workload
 from pytest_llmops.suites.suite_file import CaseSpec
 
@@ -97,6 +95,10 @@ class LatencyKind(SuiteKind):
     # -- measuring ---------------------------------------------------------------------------
     def measure(self, case: CaseRun) -> dict[str, Any]:
         """Load the model, warm up and time every concurrency level (and the baseline's, if any)."""
+        # the timing machinery (and, through the timers, torch or openai): only when a case is timed
+        from pytest_llmops.suites.latency.runner import run_case
+        from pytest_llmops.suites.latency.timers import timer_for
+
         data = case.case.data
         run = case.run
         # Other suites' bulk generation for this model happens now, not while we time.
@@ -115,6 +117,8 @@ class LatencyKind(SuiteKind):
 
     def _baseline(self, case: CaseRun, timer: Any) -> tuple[Any, dict[str, Any] | None]:
         """The baseline model's timer (interleaved), or the stored samples of ``--llm-baseline``."""
+        from pytest_llmops.suites.latency.timers import timer_for  # as in measure: only when timing
+
         run = case.run
         data = case.case.data
         if run.baseline_alias:
