@@ -25,13 +25,21 @@ def lower_is_better(metric: str, suite: Any = None) -> bool:
     return any(str(part) in metric for part in face_of(suite)["lower_is_better"] or ())
 
 
+def metric_at(metrics: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (``ttft_ms.p95``) of a metrics mapping, or ``None``."""
+    node: Any = metrics
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def headline_metric(suite: Any) -> tuple[str, Any]:
     """``(label, metric)`` of the suite's headline: the metric dict at the face's dotted path."""
     face = face_of(suite)
-    node: Any = suite.get("metrics") if isinstance(suite, dict) else None
-    for part in str(face["headline"]).split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return str(face["label"]), node
+    metrics = suite.get("metrics") if isinstance(suite, dict) else None
+    return str(face["label"]), metric_at(metrics, str(face["headline"]))
 
 
 def headline_text(suite: Any) -> str:

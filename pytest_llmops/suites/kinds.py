@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.report.faces import rate_summary
+from pytest_llmops.report.faces import metric_at, rate_summary
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
 Fail = Callable[..., Exception]
@@ -79,16 +79,6 @@ class Aggregator:
     def metrics(self) -> dict[str, Any]:
         """Metrics merged into the suite's ``metrics`` in the report."""
         return {}
-
-
-def metric_at(metrics: dict[str, Any], path: str) -> Any:
-    """The value at a dotted ``path`` (``ttft_ms.p95``) of a metrics mapping, or ``None``."""
-    node: Any = metrics
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 @dataclass(frozen=True)
