@@ -16,7 +16,7 @@ import math
 from typing import Any, Iterable, Iterator
 
 from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
-from pytest_llmops.report.faces import headline_text
+from pytest_llmops.report.faces import headline_text, is_number
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 DEFAULT_LIMIT = 65000
@@ -34,10 +34,6 @@ OUTCOME_ICONS = {"passed": "\u2705", "failed": "\u274c", "error": "\U0001f4a5", 
 
 
 # -- shared helpers -------------------------------------------------------------------------
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
 
 def interval(metric: Any) -> tuple[float, float] | None:
     """The ``ci95`` of a metric dict as two floats, or ``None``."""
