@@ -4,6 +4,9 @@ Per-suite metric deltas with both 95% intervals and a direction arrow (⬆️ be
 ➡️ unchanged; lower is better for attack success, error and violation rates and ``*_ms``
 metrics), marked *inconclusive* where the intervals overlap; cases whose outcome flipped,
 regressions first; new and removed suites and cases; and the gate decision of each side.
+A suite with a candidate-vs-baseline agreement block gets its line
+(:mod:`~pytest_llmops.report.agreement`), with the change of its same-output rate when the
+base has one too.
 Suites and cases pair as :mod:`~pytest_llmops.report.pairing` says: by name when each side
 ran one model (a swapped model is a change to show, not a new set of cases), else by name
 and model. The text stays under the same character limit as
@@ -19,12 +22,13 @@ from pytest_llmops.report.markdown import (
     DEFAULT_LIMIT, Budget, case_evidence, fmt_metric, interval, is_number,
     note_reserve, totals, truncation_note, value_metrics,
 )
+from pytest_llmops.report.agreement import markdown_agreement_items
 from pytest_llmops.report.faces import lower_is_better
 from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
-NOTE_ORDER = ("metric changes", "regressions", "improvements", "other outcome changes",
+NOTE_ORDER = ("metric changes", "agreement lines", "regressions", "improvements", "other outcome changes",
               "new suites", "removed suites", "new cases", "removed cases")
 EPSILON = 1e-12
 
@@ -162,6 +166,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
             removed_cases.append(case)
 
     metric_rows = _metric_rows(bsuites, hsuites)
+    agreement = markdown_agreement_items(hsuites, bsuites)
 
     def suite_rows(names: list[str], suites: dict[str, Any]) -> list[str]:
         return [f"| {md_cell(n, 120)} | {md_cell(suites[n].get('kind'), 20)} | {md_cell(suites[n].get('model'), 40)} | "
@@ -174,6 +179,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
 
     sections = [
         ("metric changes", "### Metrics\n\n" + METRIC_HEAD, metric_rows),
+        ("agreement lines", "\n### Candidate vs baseline agreement\n", agreement),
         ("regressions", f"\n### Regressions: passed \u2192 failed ({len(newly_failed):,})\n\n" + FLIP_HEAD, newly_failed),
         ("improvements", f"\n### Improvements: failed \u2192 passed ({len(newly_passed):,})\n\n" + FLIP_HEAD, newly_passed),
         ("other outcome changes", f"\n### Other outcome changes ({len(others):,})\n\n" + FLIP_HEAD, others),
