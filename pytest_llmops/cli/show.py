@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.faces import face_of, headline_text
 from pytest_llmops.report.load import load_report
 from pytest_llmops.suites.faces import with_faces
@@ -14,7 +15,8 @@ __all__ = ["add_arguments", "run", "summary_table"]
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    """A plain-text table of the suites in ``report``: one header line, then one line per suite."""
+    """A plain-text table of the suites in ``report``: one header line, then one line per suite
+    (and under a suite with a candidate-vs-baseline agreement block, its line)."""
     lines = [f"llmops report (plugin {report['run'].get('plugin_version')}, "
              f"models: {', '.join(m['alias'] for m in report['run'].get('models', []))})"]
     for name, suite in report.get("suites", {}).items():
@@ -23,6 +25,9 @@ def summary_table(report: dict[str, Any]) -> str:
         lines.append(f"  {name} ({suite['kind']}, {suite['model']}): {suite['passed']}/{suite['n']} passed, "
                      f"{suite['failed']} failed, {suite['errors']} errors; pass rate {shown}"
                      + (f"; {headline_text(suite)}" if face_of(suite)["headline"] != "pass_rate" else ""))
+        agreement = agreement_line(agreement_block(suite))
+        if agreement:
+            lines.append("    " + agreement)
     return "\n".join(lines)
 
 

@@ -3,8 +3,13 @@
 Per-suite metric deltas with both 95% intervals and a direction arrow (⬆️ better, ⬇️ worse,
 ➡️ unchanged; lower is better for attack success, error and violation rates and ``*_ms``
 metrics), marked *inconclusive* where the intervals overlap; cases whose outcome flipped,
-matched by (suite, model, id), regressions first; new and removed suites and cases; and
-the gate decision of each side. The text stays under the same character limit as
+regressions first; new and removed suites and cases; and the gate decision of each side.
+A suite with a candidate-vs-baseline agreement block gets its line
+(:mod:`~pytest_llmops.report.agreement`), with the change of its same-output rate when the
+base has one too.
+Suites and cases pair as :mod:`~pytest_llmops.report.pairing` says: by name when each side
+ran one model (a swapped model is a change to show, not a new set of cases), else by name
+and model. The text stays under the same character limit as
 :func:`~pytest_llmops.report.markdown.render_markdown`, and every report string in it is
 neutralized.
 """
@@ -15,13 +20,15 @@ from typing import Any
 
 from pytest_llmops.report.markdown import (
     DEFAULT_LIMIT, Budget, case_evidence, fmt_metric, interval, is_number,
-    note_reserve, suite_key_of, totals, truncation_note, value_metrics,
+    note_reserve, totals, truncation_note, value_metrics,
 )
+from pytest_llmops.report.agreement import markdown_agreement_items
 from pytest_llmops.report.faces import lower_is_better
+from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
-NOTE_ORDER = ("metric changes", "regressions", "improvements", "other outcome changes",
+NOTE_ORDER = ("metric changes", "agreement lines", "regressions", "improvements", "other outcome changes",
               "new suites", "removed suites", "new cases", "removed cases")
 EPSILON = 1e-12
 
@@ -89,14 +96,6 @@ def _metric_rows(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
     return [row for _, _, row in sorted(ranked)]
 
 
-def _case_index(report: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    index: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for case in report.get("cases") or []:
-        if isinstance(case, dict):
-            index.setdefault((to_text(case.get("suite")), to_text(case.get("model")), to_text(case.get("id"))), case)
-    return index
-
-
 def _gate_line(base: dict[str, Any], head: dict[str, Any]) -> str | None:
     bg = base.get("gate") if isinstance(base.get("gate"), dict) else None
     hg = head.get("gate") if isinstance(head.get("gate"), dict) else None
@@ -140,17 +139,17 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     """Markdown describing what changed from ``base`` to ``head``, in at most ``limit`` characters."""
-    bsuites = {str(k): v for k, v in (base.get("suites") or {}).items() if isinstance(v, dict)}
-    hsuites = {str(k): v for k, v in (head.get("suites") or {}).items() if isinstance(v, dict)}
+    pairing = Pairing.of(base, head)
+    bsuites, hsuites = pairing.suites(base), pairing.suites(head)
     new_suites = [k for k in hsuites if k not in bsuites]
     removed_suites = [k for k in bsuites if k not in hsuites]
 
-    bindex, hindex = _case_index(base), _case_index(head)
+    bindex, hindex = pairing.index(base), pairing.index(head)
     newly_failed, newly_passed, others, new_cases, removed_cases = [], [], [], [], []
     for key, case in hindex.items():
         base_case = bindex.get(key)
         if base_case is None:
-            if suite_key_of(case, hsuites) not in new_suites:
+            if pairing.case_suite(case) not in new_suites:
                 new_cases.append(case)
             continue
         b, h = base_case.get("outcome"), case.get("outcome")
@@ -163,10 +162,11 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
         else:
             others.append(_flip_row(case, base_case))
     for key, case in bindex.items():
-        if key not in hindex and suite_key_of(case, bsuites) not in removed_suites:
+        if key not in hindex and pairing.case_suite(case) not in removed_suites:
             removed_cases.append(case)
 
     metric_rows = _metric_rows(bsuites, hsuites)
+    agreement = markdown_agreement_items(hsuites, bsuites)
 
     def suite_rows(names: list[str], suites: dict[str, Any]) -> list[str]:
         return [f"| {md_cell(n, 120)} | {md_cell(suites[n].get('kind'), 20)} | {md_cell(suites[n].get('model'), 40)} | "
@@ -179,6 +179,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
 
     sections = [
         ("metric changes", "### Metrics\n\n" + METRIC_HEAD, metric_rows),
+        ("agreement lines", "\n### Candidate vs baseline agreement\n", agreement),
         ("regressions", f"\n### Regressions: passed \u2192 failed ({len(newly_failed):,})\n\n" + FLIP_HEAD, newly_failed),
         ("improvements", f"\n### Improvements: failed \u2192 passed ({len(newly_passed):,})\n\n" + FLIP_HEAD, newly_passed),
         ("other outcome changes", f"\n### Other outcome changes ({len(others):,})\n\n" + FLIP_HEAD, others),
@@ -196,6 +197,9 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     brun, hrun = base.get("run") or {}, head.get("run") or {}
     doc.add(f"base {md_code(to_text(brun.get('git_sha'))[:12] or 'unknown')} \u2192 head "
             f"{md_code(to_text(hrun.get('git_sha'))[:12] or 'unknown')}\n")
+    models = pairing.models_line()
+    if models:
+        doc.add(models + "\n")
     gate = _gate_line(base, head)
     if gate:
         doc.add(gate + "\n")

@@ -8,6 +8,7 @@ the default face: the pass rate, higher is better.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 DEFAULT_FACE: dict[str, Any] = {"headline": "pass_rate", "label": "pass rate", "direction": "higher", "unit": "",
@@ -23,6 +24,11 @@ def face_of(suite: Any) -> dict[str, Any]:
 def lower_is_better(metric: str, suite: Any = None) -> bool:
     """Whether a smaller value of ``metric`` is the better one, by the suite's face."""
     return any(str(part) in metric for part in face_of(suite)["lower_is_better"] or ())
+
+
+def is_number(value: Any) -> bool:
+    """Whether a report value is a usable number: a finite int or float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def metric_at(metrics: Any, path: str) -> Any:

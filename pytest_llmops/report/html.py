@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report import charts
+from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.comparison_table import compared_metrics
 from pytest_llmops.report.faces import face_of, headline_metric, headline_text, lower_is_better
 from pytest_llmops.report.markdown import (
@@ -288,6 +289,7 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
         cases = groups.get(name, [])
         metrics = suite.get("metrics") or {}
         problems = sum(1 for c in cases if is_problem(c))
+        agreement = agreement_line(agreement_block(suite))  # autoescaped: plain text is safe here
         suite_views.append({
             "anchor": f"suite-{index}",
             "name": name,
@@ -300,7 +302,8 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
             "bad": bool(suite.get("failed") or suite.get("errors")),
             "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"]
             + [(m, f"{d['decision']}; \u0394 {fmt_metric(d['delta'], 3)}; McNemar p {fmt_number(d.get('p_value'))}")
-               for m, d in compared_metrics(suite)],
+               for m, d in compared_metrics(suite)]
+            + ([("agreement", agreement)] if agreement else []),
             "cases": [_case_view(c) for c in shown.get(name, [])],
             "case_count": len(cases),
             "problem_count": problems,

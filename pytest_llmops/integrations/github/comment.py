@@ -18,6 +18,7 @@ from pytest_llmops.integrations.github.decision import blocking_count, decision_
 from pytest_llmops.report.markdown import DEFAULT_LIMIT, check_blocks, failed_checks, status_icon
 from pytest_llmops.report.safe_text import md_code, md_text, to_text
 from pytest_llmops.report.diff import diff_reports
+from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.markdown import render_markdown
 
 __all__ = [
@@ -46,20 +47,18 @@ def has_marker(body: Any, marker: str) -> bool:
     return isinstance(body, str) and body.lstrip().startswith(marker)
 
 
-def _case_key(case: Mapping[str, Any]) -> tuple[str, str, str]:
-    return (to_text(case.get("suite")), to_text(case.get("model")), to_text(case.get("id")))
-
-
 def top_regressions(base: dict[str, Any], head: dict[str, Any], count: int = DEFAULT_TOP) -> tuple[list[str], int]:
     """Markdown list items for the first ``count`` cases that passed in ``base`` and fail
-    (then: error) in ``head``, and how many such cases there are in all."""
-    before: dict[tuple[str, str, str], Any] = {}
-    for case in base.get("cases") or []:
-        if isinstance(case, dict):
-            before.setdefault(_case_key(case), case.get("outcome"))
-    flipped = {"failed": [], "error": []}
+    (then: error) in ``head``, and how many such cases there are in all.
+
+    Cases pair as in the diff below them (:class:`~pytest_llmops.report.pairing.Pairing`),
+    so a pull request that swaps the model still lists what the new one got wrong."""
+    pairing = Pairing.of(base, head)
+    before = pairing.index(base)
+    flipped: dict[str, list[dict[str, Any]]] = {"failed": [], "error": []}
     for case in head.get("cases") or []:
-        if isinstance(case, dict) and before.get(_case_key(case)) == "passed" and case.get("outcome") in flipped:
+        if (isinstance(case, dict) and (before.get(pairing.case_key(case)) or {}).get("outcome") == "passed"
+                and case.get("outcome") in flipped):
             flipped[case["outcome"]].append(case)
     ordered = flipped["failed"] + flipped["error"]
     lines = []
