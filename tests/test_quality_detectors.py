@@ -73,6 +73,7 @@ def test_no_detector_fires_on_neutral_answers(text: str) -> None:
     ("It's also possible that it was painted by another artist.", "It's also possible that"),
     ("Lisbon, if I'm not mistaken.", "if I'm not mistaken"),
     ("Paris. But maybe Lyon.", "maybe"),  # the first phrase in the text
+    ("As far as\nI  know, Oslo.", "As far as\nI  know"),  # any whitespace between the words
 ])
 def test_find_hedge(text: str, phrase: str) -> None:
     assert find_hedge(text) == phrase
@@ -193,7 +194,8 @@ def test_quality_checks_accept_only_true(name: str, bad: Any) -> None:
 
 @pytest.mark.parametrize("name, output, passes, evidence", [
     ("no-hedging", "It is Paris.", True, "no hedging phrase"),
-    ("no-hedging", "Well, I think it is Paris.", False, "hedging phrase: 'I think' at 6: …Well, I think it is Paris.…"),
+    ("no-hedging", "Well, I think it is Paris.", False,
+     "hedging phrase: 'I think' at 6: …Well, I think it is Paris.…"),
     ("no-repetition", "It is Paris.", True, "no degenerate repetition"),
     ("no-repetition", "Paris Paris Paris", False, "repetition: 'Paris' ×3 in a row"),
     ("english", "It is Paris.", True, "no sign of another language"),

@@ -23,7 +23,8 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 _IM = r"i(?:'m| am)"
 _CANT = r"(?:can't|cannot|can not)"
-# Hedging phrases, as regular expressions over the lower-cased, apostrophe-normalised answer.
+# Hedging phrases, as case-insensitive regular expressions over the apostrophe-normalised answer
+# (a space in a phrase matches any run of whitespace, line breaks included).
 # Only phrases that mark the *speaker's* uncertainty: bare "may", "might", "could" (May 1945,
 # "you might want to", "it could be used for") and approximations ("about", "approximately",
 # "typically") are left out because confident answers use them all the time.
@@ -53,7 +54,8 @@ _HEDGES = [
     r"(?:it's|it is) (?:also |quite |very |entirely )?(?:possible|likely|unlikely|plausible) that",
     r"it (?:seems|appears) (?:that|like|to be)",
 ]
-_HEDGE_RE = re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in _HEDGES) + r")(?!\w)", re.IGNORECASE)
+_HEDGE_RE = re.compile(r"\b(?:" + "|".join("(?:" + p.replace(" ", r"\s+") + ")" for p in _HEDGES) + r")(?!\w)",
+                       re.IGNORECASE)
 
 
 def hedge_match(text: str) -> re.Match[str] | None:
