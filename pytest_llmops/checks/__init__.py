@@ -1,1 +1,1 @@
-"""Built-in YAML checks and the embedding model they use."""
+"""Built-in YAML checks, the reference-free quality detectors behind some of them, and the embedding model."""
