@@ -23,10 +23,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def llmops_register_providers(register: Callable[..., None]) -> None:
-    """Register model providers: ``register(name, factory, form=...)``.
+    """Register model providers: ``register(name, factory, form=..., wrapper=False)``.
 
     ``factory(spec: ModelSpec) -> Provider`` is called lazily, the first time a model of
-    that provider is needed; ``form`` is shown in the usage error for unknown specs.
+    that provider is needed; ``form`` is shown in the usage error for unknown specs. With
+    ``wrapper=True`` it is called as ``factory(spec, create)``, where ``create(spec)`` makes
+    any other provider of the run (for providers that wrap another model, like ``fault:``).
     """
 
 

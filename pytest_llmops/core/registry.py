@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -27,9 +28,15 @@ class Registry:
 
     # pluggy calls the most recently registered plugins first and the built-ins (registered
     # first) last, so the first registration of a name wins: a plugin replaces a built-in.
-    def register_provider(self, name: str, factory: ProviderFactory, form: str | None = None) -> None:
+    def register_provider(self, name: str, factory: Callable[..., Any], form: str | None = None,
+                          wrapper: bool = False) -> None:
+        """Add ``factory(spec) -> Provider``; a ``wrapper`` factory is called as ``factory(spec, create)``.
+
+        ``create(spec)`` builds any provider of this registry, so a provider that wraps another
+        (``fault:``) can wrap one registered by a conftest or plugin, not only a built-in.
+        """
         if name not in self.providers:
-            self.providers[name] = factory
+            self.providers[name] = functools.partial(factory, create=self.create_provider) if wrapper else factory
             self.forms.append(form or f"{name}:TARGET")
 
     def register_check(self, check: Any) -> None:
