@@ -8,6 +8,7 @@ Accepted forms::
     smollm2                               the embedded SmolLM2-135M-Instruct
     hf:PATH_OR_HUB_ID[?opt=val&...]       transformers + torch (dtype, device, gguf, chat_template, alias)
     openai:MODEL@BASE_URL[?opt=val&...]   any OpenAI-compatible endpoint (api_key_env, alias, timeout, ...)
+    fault:OPERATOR[?opt=val&...]          another model with planted faults (rate, seed, inner, alias)
     NAME:TARGET[?opt=val&...]             a provider registered by a plugin
 """
 
@@ -22,6 +23,7 @@ SPEC_FORMS = (
     "smollm2",
     "hf:PATH_OR_HUB_ID[?dtype=auto|float32|float16|bfloat16&device=auto|cpu|cuda&gguf=FILE&chat_template=on|off&alias=NAME]",
     "openai:MODEL@BASE_URL[?api_key_env=ENV_VAR&alias=NAME&timeout=SECONDS&concurrency=N&max_retries=N]",
+    "fault:OPERATOR[?rate=0..1&seed=INT&inner=MODEL_SPEC&alias=NAME]",
 )
 
 _PROVIDER_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")
@@ -53,6 +55,10 @@ class ModelSpec:
             return "smollm2"
         if self.provider == "openai":
             return _sanitize_alias(self.target.split("@", 1)[0])
+        if self.provider == "fault":
+            # Fault specs compared in one run differ by operator, rate or seed, rarely by target alone.
+            given = [self.options[name] for name in ("rate", "seed") if name in self.options]
+            return _sanitize_alias("-".join(["fault", self.target, *given]))
         return _sanitize_alias(self.target.rstrip("/").rsplit("/", 1)[-1] or self.provider)
 
 
