@@ -23,12 +23,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def llmops_register_providers(register: Callable[..., None]) -> None:
-    """Register model providers: ``register(name, factory, form=..., wrapper=False)``.
+    """Register model providers: ``register(name, factory, form=..., validate=None, wrapper=False)``.
 
     ``factory(spec: ModelSpec) -> Provider`` is called lazily, the first time a model of
-    that provider is needed; ``form`` is shown in the usage error for unknown specs. With
-    ``wrapper=True`` it is called as ``factory(spec, create)``, where ``create(spec)`` makes
-    any other provider of the run (for providers that wrap another model, like ``fault:``).
+    that provider is needed; ``form`` is shown in the usage error for unknown specs;
+    ``validate(spec)``, if given, raises ``ValueError`` on bad options when the run starts.
+    With ``wrapper=True`` they are called as ``factory(spec, create)`` and
+    ``validate(spec, validate)``, where ``create(spec)`` makes and ``validate(spec)`` checks
+    any other model spec of the run (for providers that wrap another model, like ``fault:``).
     """
 
 

@@ -19,6 +19,7 @@ class Registry:
     """Providers and checks known to this run, built-ins included."""
 
     providers: dict[str, ProviderFactory] = field(default_factory=dict)
+    validators: dict[str, Callable[[ModelSpec], None]] = field(default_factory=dict)
     forms: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     kinds: dict[str, Any] = field(default_factory=dict)
@@ -29,14 +30,20 @@ class Registry:
     # pluggy calls the most recently registered plugins first and the built-ins (registered
     # first) last, so the first registration of a name wins: a plugin replaces a built-in.
     def register_provider(self, name: str, factory: Callable[..., Any], form: str | None = None,
-                          wrapper: bool = False) -> None:
-        """Add ``factory(spec) -> Provider``; a ``wrapper`` factory is called as ``factory(spec, create)``.
+                          wrapper: bool = False, validate: Callable[..., None] | None = None) -> None:
+        """Add ``factory(spec) -> Provider``, and ``validate(spec)`` to check a spec's options early.
 
-        ``create(spec)`` builds any provider of this registry, so a provider that wraps another
-        (``fault:``) can wrap one registered by a conftest or plugin, not only a built-in.
+        ``validate`` raises ``ValueError`` on bad options; it runs when the run starts, so a
+        mistake is a usage error before any model loads. A ``wrapper`` provider wraps other
+        models: its factory is called as ``factory(spec, create)`` and its validator as
+        ``validate(spec, validate_spec)``, with this registry's own methods, so it can wrap a
+        provider registered by a conftest or plugin, not only a built-in.
         """
         if name not in self.providers:
             self.providers[name] = functools.partial(factory, create=self.create_provider) if wrapper else factory
+            if validate is not None:
+                self.validators[name] = functools.partial(validate, validate=self.validate_spec) if wrapper \
+                    else validate
             self.forms.append(form or f"{name}:TARGET")
 
     def register_check(self, check: Any) -> None:
@@ -49,10 +56,19 @@ class Registry:
         return "\n  ".join(dict.fromkeys([*SPEC_FORMS, *self.forms]))
 
     def validate_spec(self, spec: ModelSpec) -> None:
-        """Raise :class:`SpecError` when no provider serves ``spec``."""
+        """Raise :class:`SpecError` when no provider serves ``spec`` or its provider rejects its options."""
         if spec.provider not in self.providers:
             raise SpecError(f"invalid model spec {spec.raw!r}: unknown provider {spec.provider!r}. "
                             f"Accepted forms:\n  {self.accepted_forms()}")
+        validate = self.validators.get(spec.provider)
+        if validate is None:
+            return
+        try:
+            validate(spec)
+        except SpecError:
+            raise
+        except ValueError as exc:
+            raise SpecError(f"invalid model spec {spec.raw!r}: {exc}") from None
 
     def create_provider(self, spec: ModelSpec) -> Any:
         self.validate_spec(spec)
