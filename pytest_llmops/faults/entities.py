@@ -30,6 +30,7 @@ OPPOSITES = {"yes": "no", "no": "yes", "true": "false", "false": "true", "hot": 
              "more": "less", "less": "more", "increase": "decrease", "decrease": "increase", "left": "right",
              "right": "left", "positive": "negative", "negative": "positive", "north": "south",
              "south": "north", "east": "west", "west": "east"}
+PROPER_NOUNS = frozenset(name.casefold() for name in (*CITIES, *COUNTRIES, *FIRST_NAMES, *LAST_NAMES))
 NOUNS = ("water", "iron", "oxygen", "bread", "music", "paper", "sunlight", "copper", "wood", "glass",
          "sugar", "salt", "wind", "stone", "silver")
 # Capitalised only because they start a sentence (or are the pronoun I): never the key entity.

@@ -44,7 +44,7 @@ import random
 import re
 from typing import Callable
 
-from pytest_llmops.faults.entities import STOPWORDS, key_entity, replace_all, replacement
+from pytest_llmops.faults.entities import PROPER_NOUNS, key_entity, replace_all, replacement
 
 Operator = Callable[[str, str, random.Random], str]
 
@@ -107,11 +107,13 @@ _UNCONTRACTED = {"ca": "can", "wo": "will"}
 
 
 def _sentence_body(answer: str) -> str:
-    """The answer on one line, without the final punctuation, lower-cased at the start when the
-    first word only starts a sentence (so it can sit inside another sentence)."""
+    """The answer on one line, without the final punctuation, and lower-cased at the start when
+    the first word is capitalised only because it starts a sentence (so it can sit inside
+    another sentence). Names we know, acronyms, "I" and multi-word names keep their capital."""
     body = " ".join(answer.split()).rstrip(_FINAL_PUNCTUATION)
-    first = body.split(" ", 1)[0]
-    if first.casefold() in STOPWORDS and first != "I" and not first.isupper():
+    first, _, rest = body.partition(" ")
+    plain = first.strip(",;:").casefold() not in PROPER_NOUNS
+    if plain and first != "I" and not first.isupper() and not rest[:1].isupper():
         body = body[:1].lower() + body[1:]
     return body
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 # ``import a.b as c`` rather than ``from a import b``: the latter reads a package attribute,
 # which in-process pytester runs can leave pointing at a module from an earlier run.
 import pytest_llmops.checks.plugin as checks_plugin
+import pytest_llmops.faults.plugin as faults_plugin
 import pytest_llmops.providers.builtin as providers_plugin
 import pytest_llmops.suites.adversarial.plugin as adversarial_plugin
 import pytest_llmops.suites.functional as functional
@@ -25,8 +26,8 @@ import pytest_llmops.suites.regression.plugin as regression_plugin
 from pytest_llmops.core.registry import Registry, build_registry, make_plugin_manager
 
 BUILTIN_PLUGINS: tuple[ModuleType, ...] = (
-    providers_plugin, checks_plugin, functional, adversarial_plugin, metamorphic_plugin, regression_plugin,
-    garak_plugin, latency_plugin,
+    providers_plugin, faults_plugin, checks_plugin, functional, adversarial_plugin, metamorphic_plugin,
+    regression_plugin, garak_plugin, latency_plugin,
 )
 
 
