@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from llmops_testutils import LlmProject
@@ -36,6 +36,7 @@ ANSWERS = [
 
 
 def run(name: str, answer: str, question: str = "", seed: int = 7) -> str:
+    """Operator `name` on `answer`, with a fresh rng seeded `seed`."""
     return OPERATORS[name](answer, question, random.Random(seed))
 
 
@@ -51,6 +52,24 @@ def test_operator_is_deterministic_and_changes_the_answer(name: str, answer: str
     first = run(name, answer, question)
     assert first == run(name, answer, question)
     assert first != answer
+
+
+@settings(max_examples=200, deadline=None)
+@given(answer=st.text(min_size=1, max_size=80), question=st.text(max_size=40), seed=st.integers(0, 2**32))
+def test_every_operator_changes_any_answer_with_words(answer: str, question: str, seed: int) -> None:
+    assume(answer.strip())
+    words = answer.split()
+    for name in OPERATORS:
+        unscramblable = len(set(words)) < 2 and (len(words) != 1 or len(set(words[0])) < 2)
+        if name == "scramble" and unscramblable:
+            continue  # "ha ha" and "aaa" have no other order
+        assert run(name, answer, question, seed) != answer, name
+
+
+def test_templates_are_never_the_answer_itself() -> None:
+    assert run("refusal", ops.REFUSALS[0], "", 1) != ops.REFUSALS[0]
+    french = ops.FOREIGN[0].format(entity="Paris")
+    assert {run("language_switch", french, "", seed) for seed in range(30)} & {french} == set()
 
 
 @pytest.mark.parametrize("name", ["hedging", "refusal", "off_topic", "language_switch", "entity_swap"])

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Callable
+from typing import Callable, Sequence
 
 from pytest_llmops.faults.entities import PROPER_NOUNS, key_entity, replace_all, replacement
 
@@ -98,7 +98,8 @@ OFF_TOPIC = (
     "Coffee beans are actually the seeds of a cherry-like fruit.",
 )
 
-# Auxiliaries that take "not" right after them, in the order they are looked for.
+# Auxiliaries that take "not" right after them; the first one in the answer is taken to be
+# the main clause's (answers tend to lead with it).
 _AUXILIARIES = r"is|are|was|were|am|will|would|could|should|must|may|might|does|do|did|has been|have been"
 _AUX = re.compile(rf"\b({_AUXILIARIES}|can)\b( not\b)?", re.IGNORECASE)
 _CONTRACTED = re.compile(r"\b(?P<base>is|are|was|were|does|do|did|could|should|would|ca|wo)n['’]t\b"
@@ -119,6 +120,7 @@ def _sentence_body(answer: str) -> str:
 
 
 def entity_swap(answer: str, question: str, rng: random.Random) -> str:
+    """The key entity replaced by another of its kind, wherever it occurs."""
     entity = key_entity(answer, question)
     if entity is None:
         # Nothing to swap in an answer without words: a confident wrong entity instead.
@@ -127,6 +129,7 @@ def entity_swap(answer: str, question: str, rng: random.Random) -> str:
 
 
 def negation(answer: str, question: str, rng: random.Random) -> str:
+    """The main clause negated (or an existing negation dropped); "Not X." for a short answer."""
     words = answer.split()
     if len(words) <= 2:
         return f"Not {_sentence_body(answer) or 'so'}."
@@ -152,6 +155,7 @@ def negation(answer: str, question: str, rng: random.Random) -> str:
 
 
 def truncation(answer: str, question: str, rng: random.Random) -> str:
+    """The first ~40% of the words, without final punctuation; half of a single word."""
     words = answer.split()
     if len(words) == 1:
         word = words[0].rstrip(_FINAL_PUNCTUATION)
@@ -179,6 +183,7 @@ def _reordered(items: list[str], rng: random.Random) -> list[str]:
 
 
 def scramble(answer: str, question: str, rng: random.Random) -> str:
+    """The same words in another order; a single word's characters shuffled."""
     words = answer.split()
     if len(words) == 1:
         return "".join(_reordered(list(words[0]), rng))
@@ -186,10 +191,12 @@ def scramble(answer: str, question: str, rng: random.Random) -> str:
 
 
 def hedging(answer: str, question: str, rng: random.Random) -> str:
+    """The answer wrapped in one of :data:`HEDGES`."""
     return rng.choice(HEDGES).format(answer=_sentence_body(answer) or "it depends")
 
 
 def repetition(answer: str, question: str, rng: random.Random) -> str:
+    """The answer, or its last few words, repeated 3-5 times."""
     words = answer.split()
     if not words:
         return ""
@@ -201,23 +208,32 @@ def repetition(answer: str, question: str, rng: random.Random) -> str:
 
 
 def language_switch(answer: str, question: str, rng: random.Random) -> str:
+    """A French, Spanish or German sentence around the key entity."""
     entity = key_entity(answer, question)
     if entity is None:
         return rng.choice(FOREIGN_BARE)
-    return rng.choice(FOREIGN).format(entity=entity.text)
+    return _choice_other_than(answer, [template.format(entity=entity.text) for template in FOREIGN], rng)
 
 
 def empty(answer: str, question: str, rng: random.Random) -> str:
+    """No answer at all."""
     return ""
 
 
 def refusal(answer: str, question: str, rng: random.Random) -> str:
-    return rng.choice(REFUSALS)
+    """One of :data:`REFUSALS`."""
+    return _choice_other_than(answer, REFUSALS, rng)
 
 
 def off_topic(answer: str, question: str, rng: random.Random) -> str:
+    """One of :data:`OFF_TOPIC` (never the answer itself)."""
+    return _choice_other_than(answer, OFF_TOPIC, rng)
+
+
+def _choice_other_than(answer: str, sentences: Sequence[str], rng: random.Random) -> str:
+    """One of ``sentences``, never the answer itself (a model may answer with one of ours)."""
     same = " ".join(answer.split())
-    return rng.choice([sentence for sentence in OFF_TOPIC if sentence != same])
+    return rng.choice([sentence for sentence in sentences if sentence != same])
 
 
 OPERATORS: dict[str, Operator] = {
