@@ -37,6 +37,7 @@ class EngineRunContext:
         self.rootdir: Path = settings.rootdir
         self.seed: int = settings.seed
         self.cache_dir: Path = settings.cache_dir
+        self.cache_mode: str = settings.cache_mode
         self.gate_env: str = settings.gate_env
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # Imported here, before any in-process pytester run: pytester drops modules first imported
@@ -14,8 +16,18 @@ import yaml  # noqa: F401
 import numpy  # noqa: F401
 import sacrebleu  # noqa: F401
 from rouge_score import rouge_scorer  # noqa: F401
+# torch and transformers: a compared regression suite scores fluency and embeddings with
+# real models, and torch cannot be imported twice in one process.
+import torch  # noqa: F401
+import transformers  # noqa: F401
 
 from llmops_testutils import LlmProject
+from pytest_llmops.providers.model_store import llmops_home
+
+# pytester points HOME at each test's folder, which would convert the embedded GGUF model
+# again (30-90 s) in every test that loads it. The converted weights are a content-addressed
+# cache, safe to share: pin the real one before any test changes HOME.
+os.environ.setdefault("LLMOPS_HOME", str(llmops_home()))
 
 
 @pytest.fixture(autouse=True)

@@ -78,19 +78,25 @@ def test_degraded_candidate_regresses_and_fails_the_run(reg: LlmProject) -> None
     assert contains["decision"] == "regressed" and metrics["decision"] == "regressed"
     assert contains["delta"]["ci95"][1] < -0.05
     assert contains["flips"]["improved"] == 0 and contains["flips"]["regressed"] >= 6
-    assert contains["p_value"] < 0.05 and contains["p_holm"] == contains["p_value"]  # one gated metric
+    # One gated metric: the agreement alarm joins only the "worse?" family, where Holm doubles.
+    assert contains["p_value"] < 0.05 and contains["p_holm"] == contains["p_value"]
+    assert contains["p_inferiority_holm"] >= contains["p_inferiority"]
+    assert metrics["agreement"]["decision"] == "regressed" and metrics["agreement"]["better"] == 0
     # Every case itself ran fine: the regression is a property of the suite.
     result.assert_outcomes(passed=N_ROWS)
 
 
 def test_ungated_regression_is_reported_but_does_not_fail_the_run(reg: LlmProject) -> None:
-    reg.suite("qa", SUITE.replace("  - contains\n", "  - contains: {gate: false}\n  - json_valid\n"))
+    # The candidate-vs-baseline alarm would catch the degraded answers too: ungate it as well.
+    reg.suite("qa", SUITE.replace("  - contains\n", "  - contains: {gate: false}\n  - json_valid\n")
+              + "agreement: {gate: false}\n")
     reg.run("--llm-model=echo:a", "--llm-update-baseline")
     result = reg.run("--llm-model=degrade:echo:a?rate=0.3&alias=a", "--llm-baseline=reports/baseline")
     assert result.ret == 0
     metrics = _suite(reg)["metrics"]
     assert metrics["contains"]["decision"] == "regressed"
     assert metrics["decision"] == "non_inferior"  # json_valid, the only gated metric, held (0 -> 0)
+    assert metrics["agreement"]["decision"] == "regressed" and not metrics["agreement"]["gate"]
 
 
 def test_baseline_model_in_the_same_run(reg: LlmProject) -> None:

@@ -85,3 +85,35 @@ class NotEmpty(_QualityCheck):
 
 
 QUALITY_CHECKS: list[Check] = [NoHedging(), NoRepetition(), English(), NotEmpty()]
+
+
+class Fluency(Check):
+    """``fluency: 0.05``: the answer's fluency under the fixed scoring model reaches a minimum.
+
+    Fluency is the geometric-mean token probability of the answer given the case's messages,
+    under the embedded SmolLM2 (:mod:`pytest_llmops.checks.fluency`); the score is recorded, so
+    a report shows how close each case came.
+    """
+
+    name = "fluency"
+
+    def validate(self, arg: Any) -> Any:
+        if isinstance(arg, bool) or not isinstance(arg, (int, float)) or not 0 < arg < 1:
+            raise ValueError(f"'fluency' expects the smallest acceptable score in (0, 1), such as 0.05; got {arg!r}")
+        return float(arg)
+
+    def evaluate(self, output: str, arg: Any, context: dict[str, Any]) -> CheckResult:
+        from pytest_llmops.checks.fluency import shared_fluency_scorer  # loads the scoring model
+
+        request = context.get("request")  # the case's rendered request, built on demand
+        messages = request().message_dicts() if callable(request) else None
+        if not messages:
+            case = context.get("case")
+            messages = [{"role": "user", "content": str(getattr(case, "input", "") or "")}]
+        scorer = shared_fluency_scorer(context.get("cache_dir"), context.get("cache_mode", "rw"))
+        value = scorer.score_many([(messages, output)])[0]
+        verdict = "at least" if value >= arg else "below"
+        return self.result(value >= arg, f"fluency {value:.4f} is {verdict} {arg:g}", arg, score=value)
+
+
+QUALITY_CHECKS.append(Fluency())

@@ -48,7 +48,7 @@ from pytest_llmops.faults.entities import PROPER_NOUNS, key_entity, replace_all,
 
 Operator = Callable[[str, str, random.Random], str]
 
-VERSION = 1
+VERSION = 2  # 2: the corruption of an answer no longer depends on the seed
 
 _FINAL_PUNCTUATION = ".,;:!?…"
 

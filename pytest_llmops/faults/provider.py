@@ -44,8 +44,14 @@ class FaultyProvider:
         return int.from_bytes(self._digest(request)[:8], "big") / 2**64 < self.rate
 
     def corrupt(self, text: str, request: GenerationRequest) -> str:
-        """``text`` corrupted by the operator, with random choices seeded by the request's hash."""
-        rng = random.Random(int.from_bytes(self._digest(request)[8:], "big"))
+        """``text`` corrupted by the operator, with random choices seeded by the request alone.
+
+        The seed picks *which* answers are corrupted; how one answer is corrupted does not
+        depend on it, so repeated draws vary the corrupted set, and a benchmark scores each
+        corrupted answer once.
+        """
+        digest = hashlib.sha256(f"corruption|{request.content_key()}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:16], "big"))
         return OPERATORS[self.operator](text, question_of(request), rng)
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:

@@ -120,6 +120,7 @@ class RunContext(Protocol):
 
     rootdir: Path
     cache_dir: Path
+    cache_mode: str  # --llm-cache: rw, read, off or refresh
     gate_env: str
     seed: int
     registry: Any  # core.registry.Registry: checks and the kinds' extension tables
@@ -238,7 +239,10 @@ class SuiteKind:
     def evaluate(self, case: CaseRun, generations: list[Generation], measurement: Any = None) -> Evaluation:
         """Run the case's checks on its (single) output."""
         output = generations[0].text
-        context = {"case": case.case, "suite": case.suite, "contexts": case.rag_contexts}
+        context = {"case": case.case, "suite": case.suite, "contexts": case.rag_contexts,
+                   # what reference-free checks (fluency) condition on, and where they cache
+                   "request": None if self.through_pipeline(case.suite) else case.request,
+                   "cache_dir": case.run.cache_dir, "cache_mode": getattr(case.run, "cache_mode", "rw")}
         checks = case.run.registry.checks
         results = [checks[c.name].evaluate(output, c.arg, context) for c in case.case.checks]
         failed = [r for r in results if not r.passed]

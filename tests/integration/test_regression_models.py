@@ -41,10 +41,25 @@ def test_same_greedy_model_twice_is_non_inferior_with_zero_flips(golden_project:
     assert compare.ret == 0
     metrics = _suite(golden_project.path / "cmp")["metrics"]
     compared = [m for m in metrics.values() if isinstance(m, dict) and "delta" in m]
-    assert len(compared) == 6
+    assert len(compared) == 12  # eleven metrics and the candidate-vs-baseline agreement
     assert all(m["decision"] == "non_inferior" and m["flips"]["improved"] == m["flips"]["regressed"] == 0
                for m in compared), metrics
+    assert metrics["agreement"]["same_output"]["value"] == 1.0 and metrics["agreement"]["worse"] == 0
     assert metrics["decision"] == "non_inferior"
+
+
+def test_word_order_garbled_in_30_percent_of_answers_is_a_regression(golden_project: pytest.Pytester) -> None:
+    # Every word is kept: contains and token_f1 cannot see it; a reader (and fluency) can.
+    result = golden_project.runpytest_subprocess("--llm-model=fault:scramble?rate=0.3&seed=1",
+                                                 "--llm-baseline-model=smollm2", "evalsuites")
+    assert result.ret == 1
+    metrics = _suite(golden_project.path / "reports")["metrics"]
+    assert metrics["decision"] == "regressed"
+    assert metrics["contains"]["decision"] != "regressed"  # the bag-of-words metric is blind to it
+    agreement = metrics["agreement"]
+    assert agreement["decision"] == "regressed" and agreement["worse"] > 5 * max(1, agreement["better"])
+    assert 0.55 < agreement["same_output"]["value"] < 0.85
+    result.stdout.fnmatch_lines(["*REGRESSION regression/golden_qa*agreement regressed*changed for the worse*"])
 
 
 def test_corrupting_30_percent_of_smollm2_answers_is_a_regression(golden_project: pytest.Pytester) -> None:

@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmops.core.baseline import baseline_path
 from pytest_llmops.providers.base import Generation, InfraError
 from pytest_llmops.suites.kinds import Aggregator, CaseRun, Evaluation, Fail, ReportFace, SuiteKind, rate_summary
+from pytest_llmops.checks.fluency import shared_fluency_scorer
 from pytest_llmops.suites.regression.aggregate import RegressionAggregator
+from pytest_llmops.suites.regression.agreement import AgreementSpec
+from pytest_llmops.suites.regression.scoring import score_answers
 from pytest_llmops.suites.regression.golden import GoldenError, GoldenRow, GoldenSet, inline_dataset, load_dataset
 from pytest_llmops.suites.regression.metrics import (
     BUILTIN_METRICS,
@@ -28,9 +31,9 @@ from pytest_llmops.suites.regression.metrics import (
     DEFAULT_TOLERANCE,
     MetricContext,
     MetricSpec,
+    Tolerance,
     required_field,
     row_has,
-    scorer_for,
 )
 from pytest_llmops.suites.suite_file import CaseSpec, _LineLoader
 
@@ -60,9 +63,13 @@ class RegressionKind(SuiteKind):
     """Golden-set scoring with paired candidate-vs-baseline statistics."""
 
     name = "regression"
-    extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge"})
+    extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge", "agreement"})
     uses_baseline_model = True
     face: ReportFace = DecisionFace(headline="decision", label="decision")
+
+    def __init__(self) -> None:
+        #: (run, suite, model) whose answers were fluency-scored in bulk
+        self._fluency_prefetched: set[tuple[int, str, str]] = set()
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list[CaseSpec]],
@@ -72,10 +79,15 @@ class RegressionKind(SuiteKind):
         if data.get("defaults"):
             raise fail("defaults", "regression cases are scored by 'metrics', not by checks")
         golden = self._dataset(data, suite, fail)
-        tolerance = data.get("tolerance", DEFAULT_TOLERANCE)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
-            raise fail("tolerance", f"expected a number in [0, 1), the largest acceptable drop; got {tolerance!r}")
-        metrics = self._metrics(data.get("metrics"), float(tolerance), fail)
+        try:
+            tolerance = Tolerance.parse(data.get("tolerance", DEFAULT_TOLERANCE))
+        except ValueError as exc:
+            raise fail("tolerance", f"the largest acceptable drop: {exc}") from None
+        try:
+            agreement = AgreementSpec.parse(data.get("agreement"))
+        except ValueError as exc:
+            raise fail("agreement", str(exc)) from None
+        metrics = self._metrics(data.get("metrics"), tolerance, fail)
         for spec in metrics:
             needed = required_field(spec.name)
             missing = [row for row in golden.rows if not row_has(row, needed)]
@@ -96,7 +108,7 @@ class RegressionKind(SuiteKind):
                 input=row.input, vars=row.vars, system=row.system if row.system is not None else suite.system,
                 checks=[], params=params, tags=row.tags,
                 data={"row": row, "metrics": metrics, "dataset_sha256": golden.sha256, "dataset": golden.source,
-                      "prompt_sha256": prompt_sha, "judge": judge}))
+                      "prompt_sha256": prompt_sha, "judge": judge, "agreement": agreement}))
         return cases
 
     @staticmethod
@@ -119,7 +131,7 @@ class RegressionKind(SuiteKind):
             raise fail("dataset", str(exc)) from None
 
     @staticmethod
-    def _metrics(raw: Any, tolerance: float, fail: Fail) -> list[MetricSpec]:
+    def _metrics(raw: Any, tolerance: Tolerance, fail: Fail) -> list[MetricSpec]:
         known = sorted(BUILTIN_METRICS) + [f"{DEEPEVAL_PREFIX}NAME"]
         if not isinstance(raw, list) or not raw:
             raise fail("metrics", f"expected a non-empty list of metrics, from: {', '.join(known)}")
@@ -158,17 +170,21 @@ class RegressionKind(SuiteKind):
             else:
                 raise fail(label, f"unknown metric {name!r}; known: {', '.join(known)}")
             threshold = options.get("threshold", default_threshold)
-            metric_tolerance = options.get("tolerance", tolerance)
+            metric_tolerance = tolerance
             gate = options.get("gate", True)
-            for key, value in (("threshold", threshold), ("tolerance", metric_tolerance)):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                    raise fail(f"{label}.{name}.{key}", f"expected a number in [0, 1], got {value!r}")
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+                raise fail(f"{label}.{name}.threshold", f"expected a number in [0, 1], got {threshold!r}")
+            if "tolerance" in options:
+                try:
+                    metric_tolerance = Tolerance.parse(options["tolerance"])
+                except ValueError as exc:
+                    raise fail(f"{label}.{name}.tolerance", str(exc)) from None
             if not isinstance(gate, bool):
                 raise fail(f"{label}.{name}.gate", "expected true or false")
             if any(m.name == name for m in out):
                 raise fail(label, f"metric {name!r} is listed twice")
             out.append(MetricSpec(name=name, threshold=float(threshold), gate=gate,
-                                  tolerance=float(metric_tolerance), options=extra))
+                                  tolerance=metric_tolerance, options=extra))
         return out
 
     # -- running -----------------------------------------------------------------------------
@@ -195,10 +211,25 @@ class RegressionKind(SuiteKind):
         if data.get("judge"):
             context.judge, context.judge_name = case.run.judge(data["judge"])
         output = generations[0].text
-        scores = _score(metrics, output, row, context)
+        baseline = self._baseline_output(case)
+        agreement: AgreementSpec = data.get("agreement") or AgreementSpec()
+        compared = baseline is not None and baseline[1] is not None
+        fluency_of: dict[str, float] = {}
+        scored = any(m.name == "fluency" for m in metrics)
+        # The agreement needs fluency only where the answers differ: equal answers are "same".
+        changed = compared and agreement.enabled and output.strip() != baseline[1].strip()  # type: ignore[index]
+        if scored or changed:
+            # Candidate and baseline answers are scored in one batch, through the score cache.
+            answers = [output] + ([baseline[1]] if compared else [])  # type: ignore[index]
+            messages = self.plan(case)[0].message_dicts()
+            scorer = shared_fluency_scorer(case.run.cache_dir, _score_cache_mode(case))
+            self._prefetch_fluency(case, scorer, compared, every_answer=scored)
+            fluency_of = dict(zip(answers, scorer.score_many([(messages, a) for a in answers])))
+            context.fluency = fluency_of.__getitem__
+        baseline_output = baseline[1] if compared else None  # type: ignore[index]
         result: dict[str, Any] = {
-            "status": "no_baseline", "scores": scores,
-            "passed": {m.name: scores[m.name] >= m.threshold for m in metrics},
+            "status": "no_baseline",
+            **score_answers(metrics, row, output, baseline_output, context, agreement, _embedding_cosine),
             "metrics_config": {m.name: m.config() for m in metrics},
             "suite_complete": case.suite_complete,
             "seed": case.suite.params.seed,
@@ -206,25 +237,47 @@ class RegressionKind(SuiteKind):
                            "dataset_sha256": data["dataset_sha256"], "prompt_sha256": data["prompt_sha256"],
                            "generation": case.case.params.as_dict()},
         }
-        baseline = self._baseline_output(case)
         if baseline is not None:
-            source, baseline_output = baseline
-            result["baseline_source"] = source
-            if source.startswith("file:"):
+            result["baseline_source"] = baseline[0]
+            if baseline[0].startswith("file:"):
                 result["baseline_file"] = str(_baseline_file(case))  # the controller re-reads it for stale cases
-            if baseline_output is None:
-                result["status"] = "new"
-            else:
-                base_scores = _score(metrics, baseline_output, row, context)
-                result.update(status="compared", baseline={
-                    "output": baseline_output, "scores": base_scores,
-                    "passed": {m.name: base_scores[m.name] >= m.threshold for m in metrics}})
-                result["flips"] = {name: ("improved" if now else "regressed")
-                                   for name, now in result["passed"].items()
-                                   if now != result["baseline"]["passed"][name]}
+            result["status"] = "compared" if compared else "new"
         # suite_complete at the top of the record: the baseline writer merges partial runs.
         return Evaluation(outcome="passed", fields={"regression": result,
                                                     "suite_complete": result["suite_complete"]})
+
+    def _prefetch_fluency(self, case: CaseRun, scorer: Any, with_baseline: bool, every_answer: bool) -> None:
+        """Score the answers of a wholly selected suite in one batched pass, on its first case.
+
+        ``every_answer``: the suite scores fluency as a metric; otherwise only the pairs whose
+        answers differ are scored (what the agreement verdict needs).
+
+        The answers are already generated (the session prefetches each model's requests), so
+        this costs one padded batch per 16 answers instead of a forward pass per case. Later
+        cases find their scores in the scorer's cache. Under ``-k`` cases are scored one by one.
+        """
+        key = (id(case.run), case.suite_name, case.alias)
+        if not case.suite_complete or key in self._fluency_prefetched:
+            return
+        self._fluency_prefetched.add(key)
+        runs = [replace(case, case=other) for other in case.suite.cases]
+        requests = [run.request() for run in runs]
+        def texts(generations: list[Any]) -> list[str | None]:
+            return [g.text if isinstance(g, Generation) else None for g in generations]
+
+        answers = [texts(case.run.generate(case.alias, requests))]
+        if with_baseline and case.run.baseline_alias:
+            answers.append(texts(case.run.generate(case.run.baseline_alias, requests)))
+        elif with_baseline and case.run.baseline_dir is not None:
+            stored = case.run.baseline_for(case.suite_name).get("cases", {})
+            outputs = [(stored.get(run.case.id) or {}).get("output") for run in runs]
+            answers.append([o if isinstance(o, str) else None for o in outputs])
+        items: list[tuple[Any, str]] = []
+        for index, request in enumerate(requests):
+            mine = [side[index] for side in answers if side[index] is not None]
+            if every_answer or (len(mine) == 2 and mine[0].strip() != mine[1].strip()):
+                items.extend((request.message_dicts(), text) for text in mine)
+        scorer.score_many(items)
 
     def _baseline_output(self, case: CaseRun) -> tuple[str, str | None] | None:
         """``(source, output)`` of the baseline for this case; output ``None`` for a new case."""
@@ -252,12 +305,19 @@ class RegressionKind(SuiteKind):
         return RegressionAggregator()
 
 
+def _embedding_cosine(a: str, b: str) -> float:
+    from pytest_llmops.checks.embeddings import shared_embedder  # loads all-MiniLM-L6-v2
+
+    return shared_embedder().cosine(a, b)
+
+
+def _score_cache_mode(case: CaseRun) -> str:
+    """The score cache follows ``--llm-cache`` when the run context says it."""
+    return str(getattr(case.run, "cache_mode", "rw"))
+
+
 def _baseline_file(case: CaseRun) -> Path:
     return baseline_path(Path(case.run.baseline_dir), case.suite_name)
-
-
-def _score(metrics: list[MetricSpec], output: str, row: GoldenRow, context: MetricContext) -> dict[str, float]:
-    return {m.name: round(float(scorer_for(m)(output, row, context)), 6) for m in metrics}
 
 
 def _prompt_hash(suite: "SuiteSpec") -> str:

@@ -22,7 +22,10 @@ from pytest_llmops.checks.builtin import extract_json
 from pytest_llmops.suites.regression.golden import GoldenRow
 
 Scorer = Callable[[str, GoldenRow, "MetricContext"], float]
-DEFAULT_TOLERANCE = 0.05
+#: The default non-inferiority margin: 10% of the baseline's mean, on the metric's own scale.
+#: A relative margin lets every metric regress (an absolute 0.05 could never be crossed by a
+#: metric whose baseline mean is 0.04); docs/regression.md says how 10% was chosen.
+DEFAULT_TOLERANCE = "10%"
 
 
 class MetricUnavailable(RuntimeError):
@@ -31,11 +34,46 @@ class MetricUnavailable(RuntimeError):
 
 @dataclass
 class MetricContext:
-    """What a scorer may need beyond the output and the row: a judge for model-graded metrics."""
+    """What a scorer may need beyond the output and the row: a judge, the fluency scorer."""
 
     judge: Callable[[str], str] | None = None
     judge_name: str = ""
     input_text: str = ""
+    #: answer -> fluency under the fixed scoring model, conditioned on this case's messages
+    fluency: Callable[[str], float] | None = None
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A non-inferiority margin: absolute (``0.05``) or relative to the baseline mean (``10%``)."""
+
+    value: float
+    relative: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> "Tolerance":
+        """``0.05`` or ``"10%"``; ValueError says what was expected."""
+        if isinstance(raw, str) and raw.strip().endswith("%"):
+            try:
+                percent = float(raw.strip()[:-1])
+            except ValueError:
+                percent = -1.0
+            if not 0 <= percent < 100:
+                raise ValueError(f"expected a percentage in [0%, 100%) such as '10%', got {raw!r}")
+            return cls(percent / 100.0, relative=True)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1:
+            raise ValueError(f"expected an absolute drop in [0, 1) such as 0.05, or a share of the baseline "
+                             f"mean such as '10%'; got {raw!r}")
+        return cls(float(raw))
+
+    def absolute(self, baseline_mean: float | None) -> float:
+        """The margin on the metric's scale, given the baseline's mean over the paired cases."""
+        if not self.relative:
+            return self.value
+        return self.value * abs(baseline_mean or 0.0)
+
+    def __str__(self) -> str:
+        return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
 
 
 @dataclass(frozen=True)
@@ -45,11 +83,13 @@ class MetricSpec:
     name: str
     threshold: float
     gate: bool = True
-    tolerance: float = DEFAULT_TOLERANCE
+    tolerance: Tolerance = Tolerance(0.10, relative=True)
     options: dict[str, Any] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "gate": self.gate, "tolerance": self.tolerance}
+        # A relative margin is resolved on the controller, against the paired baseline mean.
+        return {"threshold": self.threshold, "gate": self.gate, "tolerance": self.tolerance.value,
+                "tolerance_relative": self.tolerance.relative}
 
 
 # -- normalisation ----------------------------------------------------------------------
@@ -154,6 +194,38 @@ def embedding_similarity(output: str, row: GoldenRow, ctx: MetricContext) -> flo
     return max(0.0, max(embedder.cosine(output, ref) for ref in _needs_refs(row, "embedding_similarity")))
 
 
+# -- reference-free signals (docs/regression.md, "Reference-free signals") ---------------
+def fluency(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+    """Geometric-mean token probability of the answer under the fixed scoring model."""
+    if ctx.fluency is None:
+        raise MetricUnavailable("fluency needs the scoring model; the suite did not provide it")
+    return ctx.fluency(output)
+
+
+# Each detector names what it found (or returns None / False); see pytest_llmops.checks.quality.
+_DETECTORS = {"no_hedging": "find_hedge", "no_repetition": "find_repetition", "english": "find_foreign_language",
+              "not_empty": "is_empty", "no_refusal": "detect_refusal"}
+
+
+def detector(name: str) -> Callable[[str], Any]:
+    """The detector behind a 0/1 reference-free metric (imported on first use)."""
+    import pytest_llmops.checks.builtin as builtin_checks
+    import pytest_llmops.checks.quality as quality_checks
+
+    function = _DETECTORS[name]
+    return getattr(builtin_checks if function == "detect_refusal" else quality_checks, function)
+
+
+def _clean_unless(name: str) -> Scorer:
+    """A 0/1 metric: 1 when the detector behind ``name`` finds nothing in the output."""
+
+    def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
+        return 0.0 if detector(name)(output) else 1.0
+
+    score.__name__ = name
+    return score
+
+
 def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
     """A scorer running DeepEval metric ``name`` with the suite's judge."""
 
@@ -186,6 +258,8 @@ BUILTIN_METRICS: dict[str, tuple[Scorer, float, str]] = {
     "json_valid": (json_valid, 1.0, ""),
     "json_fields": (json_fields, 1.0, "expected_json"),
     "embedding_similarity": (embedding_similarity, 0.8, "expected"),
+    "fluency": (fluency, 0.05, ""),
+    **{name: (_clean_unless(name), 1.0, "") for name in _DETECTORS},
 }
 DEEPEVAL_PREFIX = "deepeval:"
 
