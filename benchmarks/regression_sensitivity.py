@@ -8,10 +8,11 @@ the gate *detects* it when the suite's decision is ``regressed``, exactly as
 ``regression/*: decision != regressed`` would block it.
 
 False alarms: the same model on both sides, with sampled decoding (temperature 0.7), each
-side its own seed; the gate *false-alarms* when that decision is ``regressed``. ``N`` pairs
-come from ``N + 1`` sampled runs chained (run i against run i + 1): every pair is a true A/A
-pair, but neighbouring pairs share a run, so the count is not a sum of independent trials
-(``--aa-independent`` samples ``2N`` runs instead, at twice the cost).
+side its own seed; the gate *false-alarms* when that decision is ``regressed``. Sampling 228
+answers is the slow part on a CPU, so ``--aa-runs K`` sampled runs give every one of their
+``K (K - 1) / 2`` pairs (7 runs: 21 pairs). Each is a true A/A pair, but pairs that share a
+run are not independent trials, so the count estimates the rate with a wider spread than 21
+independent pairs would.
 
 Every case is scored by the suite kind's own code (:func:`score_answers`, the aggregator), with
 the suite file's metrics, tolerances and agreement settings::
@@ -25,6 +26,7 @@ Generations and fluency scores are cached under ``--cache-dir``; a second run on
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from collections import Counter
@@ -194,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", type=Path, default=SUITE)
     parser.add_argument("--draws", type=int, default=20, help="seeds per operator and rate")
-    parser.add_argument("--aa-pairs", type=int, default=20, help="A/A pairs at temperature 0.7")
-    parser.add_argument("--aa-independent", action="store_true", help="two fresh sampled runs per A/A pair")
+    parser.add_argument("--aa-runs", type=int, default=7, help="sampled runs at temperature 0.7; all pairs compared")
     parser.add_argument("--operators", default=",".join(OPERATORS), help="comma-separated operator names")
     parser.add_argument("--rates", default=",".join(str(r) for r in RATES))
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".llmops-cache")
@@ -239,32 +240,30 @@ def main(argv: list[str] | None = None) -> int:
         results["operators"][op] = entry
         ten = entry.get("0.1", {}).get("caught_by", {})
         print(row_text + "   " + ", ".join(f"{k} {v}" for k, v in sorted(ten.items(), key=lambda kv: -kv[1])))
-    if args.aa_pairs:
-        alarms, inconclusive, same, net = 0, 0, [], []
-        step = 2 if args.aa_independent else 1
-        runs = args.aa_pairs * step + (0 if args.aa_independent else 1)
+    if args.aa_runs >= 2:
+        seeds = [1000 + r for r in range(args.aa_runs)]
+        samples = {seed: bench.sampled(seed) for seed in seeds}
         # Every run's answers scored in one pass: a row's prompt is encoded once for all its samples.
-        bench.prepare([bench.sampled(1000 + r) for r in range(runs)])
-        for pair in range(args.aa_pairs):
-            first, second = bench.sampled(1000 + step * pair), bench.sampled(1001 + step * pair)
-            metrics = bench.decide(first, second)
+        bench.prepare(list(samples.values()))
+        pairs = list(itertools.combinations(seeds, 2))
+        alarms, inconclusive, same, net = 0, 0, [], []
+        for first, second in pairs:
+            metrics = bench.decide(samples[first], samples[second])
             alarms += metrics["decision"] == "regressed"
             inconclusive += metrics["decision"] == "inconclusive"
             if "agreement" in metrics:
                 same.append(metrics["agreement"]["same_output"]["value"])
                 net.append(metrics["agreement"]["net_change"]["value"])
-        last_seed = 1000 + step * (args.aa_pairs - 1) + 1
-        results["aa"] = {"pairs": args.aa_pairs, "temperature": AA_TEMPERATURE, "false_alarms": alarms,
-                         "independent": args.aa_independent,
-                         "inconclusive": inconclusive, "seeds": [1000, last_seed],
+        results["aa"] = {"runs": args.aa_runs, "pairs": len(pairs), "temperature": AA_TEMPERATURE,
+                         "false_alarms": alarms, "inconclusive": inconclusive, "seeds": seeds,
                          "same_output_mean": sum(same) / len(same) if same else None,
                          "net_change_range": [min(net), max(net)] if net else None}
-        print(f"A/A at temperature {AA_TEMPERATURE}, {args.aa_pairs} pairs (seeds 1000..{last_seed}, "
-              f"{'independent' if args.aa_independent else 'chained'}): "
-              f"false alarms {alarms}/{args.aa_pairs} ({alarms / args.aa_pairs:.0%}), inconclusive {inconclusive}, "
-              f"same output {results['aa']['same_output_mean']:.2f} on average")
-        if alarms / args.aa_pairs > 0.05:
-            failures.append(f"A/A false alarms {alarms}/{args.aa_pairs} > 5%")
+        print(f"A/A at temperature {AA_TEMPERATURE}: {len(pairs)} pairs of {args.aa_runs} sampled runs "
+              f"(seeds {seeds[0]}..{seeds[-1]}): false alarms {alarms}/{len(pairs)} ({alarms / len(pairs):.0%}), "
+              f"inconclusive {inconclusive}, same output {results['aa']['same_output_mean']:.2f} on average, "
+              f"net change from {min(net):+.3f} to {max(net):+.3f}")
+        if alarms / len(pairs) > 0.05:
+            failures.append(f"A/A false alarms {alarms}/{len(pairs)} > 5%")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"{time.perf_counter() - started:.0f} s; written to {args.out}")

@@ -195,7 +195,10 @@ def test_conflicting_baseline_options_are_usage_errors(reg: LlmProject, args: tu
      "*golden.jsonl:2: field 'id': every row needs an id*"),
     (SUITE, '{"id": "a", "input": "x"\n', "*golden.jsonl:1: not a JSON object*"),
     (SUITE.replace("  - contains\n", "  - contains: {tolerance: 3}\n"), None,
-     "*metrics?0?.contains.tolerance': expected a number in ?0, 1?, got 3*"),
+     "*metrics?0?.contains.tolerance': expected an absolute drop in ?0, 1) such as 0.05, or a share of the "
+     "baseline mean such as '10%'; got 3*"),
+    (SUITE + "tolerance: 150%\n", None, "*field 'tolerance': the largest acceptable drop: expected a percentage in*"),
+    (SUITE + "agreement: {tolerance: 0.1}\n", None, "*field 'agreement': expected true, false or {gate: true|false}*"),
 ])
 def test_bad_suites_and_datasets_name_file_line_and_field(reg: LlmProject, yaml_text: str, golden: str | None,
                                                          message: str) -> None:
