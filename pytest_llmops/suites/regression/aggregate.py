@@ -14,7 +14,6 @@ from typing import Any
 
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator
-from pytest_llmops.suites.regression.metrics import Tolerance
 from pytest_llmops.suites.regression.agreement import VERDICT_SCORE, sign_test_worse, smallest_alarm
 from pytest_llmops.suites.regression.paired import (
     decide,
@@ -163,7 +162,7 @@ class RegressionAggregator(Aggregator):
         config = self.config[name]
         baseline_mean = sum(baseline_scores) / len(baseline_scores)
         # A relative margin ("10%") is a share of the baseline's mean over the paired cases.
-        tolerance = Tolerance(float(config["tolerance"]), bool(config.get("tolerance_relative"))).absolute(baseline_mean)
+        tolerance = float(config["tolerance"]) * (abs(baseline_mean) if config.get("tolerance_relative") else 1.0)
         boot = paired_bootstrap(deltas, tolerance, seed=self.seed)
         improved = [c for c in paired if self.passed[c][name] and not self.baseline_passed[c][name]]
         regressed = [c for c in paired if not self.passed[c][name] and self.baseline_passed[c][name]]
