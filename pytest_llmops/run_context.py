@@ -63,6 +63,9 @@ class EngineRunContext:
     def generate(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
         return self._engine().generate_many(alias, requests)
 
+    def peek(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
+        return self._engine().peek_many(alias, requests)
+
     def provider(self, alias: str) -> Any:
         return self._engine().provider(alias)
 

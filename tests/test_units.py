@@ -324,6 +324,22 @@ def test_engine_prefetch_then_generate_serves_from_memory(tmp_path: Path) -> Non
     engine.close()
 
 
+def test_engine_peek_leaves_prefetched_results_for_their_cases(tmp_path: Path) -> None:
+    # With the cache off, a result taken early would be generated again when its case asks.
+    engine, providers = _engine(tmp_path, mode="off")
+    requests = _prompts(4)
+    assert engine.peek_many("m", requests) == [None] * 4  # nothing prefetched yet, nothing generated
+    engine.prefetch("m", requests[:3])
+    peeked = engine.peek_many("m", requests)
+    assert [getattr(g, "text", None) for g in peeked] == ["echo: prompt 0", "echo: prompt 1", "echo: prompt 2", None]
+    assert engine.peek_many("m", requests[:3]) == peeked[:3]  # peeking twice takes nothing
+    served = engine.generate_many("m", requests[:3])
+    assert [g.text for g in served] == [g.text for g in peeked[:3]]
+    assert sorted(providers["m"].generated) == ["prompt 0", "prompt 1", "prompt 2"]  # each generated once
+    assert engine.stats("m").cache_hits == 0 and not engine._state("m").ready
+    engine.close()
+
+
 def test_engine_prefetch_uses_the_cache_of_an_earlier_run(tmp_path: Path) -> None:
     first, _ = _engine(tmp_path)
     first.prefetch("m", _prompts(5))

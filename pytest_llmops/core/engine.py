@@ -190,6 +190,15 @@ class Engine:
                     out[key] = state.ready.pop(key)
         return [out[k] for k in keys]
 
+    def peek_many(self, alias: str, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError | None]:
+        """The prefetched results for ``requests``, left in place for the cases that will take
+        them; ``None`` where nothing is ready. For a look at answers before their cases run
+        (scoring a whole suite's answers in one batch) that must not cost a second generation.
+        """
+        state = self._state(alias)
+        fingerprint = self.fingerprint(alias)
+        return [state.ready.get(cache_key(fingerprint, request)) for request in requests]
+
     def _take(self, state: _ModelState, key: str) -> Generation | InfraError:
         result = state.ready[key]
         state.pending[key] -= 1

@@ -146,6 +146,9 @@ class RunContext(Protocol):
     def ensure_prefetched(self, alias: str) -> None:
         """Generate every planned request of ``alias`` in bulk, once."""
 
+    def peek(self, alias: str, requests: list[GenerationRequest]) -> list[Any]:
+        """The prefetched results of ``requests`` (``None`` where none is ready), left for their cases."""
+
     def provider(self, alias: str) -> Any:
         """The model's provider, for kinds that measure it themselves."""
 

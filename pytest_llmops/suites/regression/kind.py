@@ -255,6 +255,8 @@ class RegressionKind(SuiteKind):
         The answers are already generated (the session prefetches each model's requests), so
         this costs one padded batch per 16 answers instead of a forward pass per case. Later
         cases find their scores in the scorer's cache. Under ``-k`` cases are scored one by one.
+        The answers are peeked at, not taken: each case still takes its own (taking them here
+        made every case generate its answer again, one by one, under ``--llm-cache=off``).
         """
         key = (id(case.run), case.suite_name, case.alias)
         if not case.suite_complete or key in self._fluency_prefetched:
@@ -265,9 +267,10 @@ class RegressionKind(SuiteKind):
         def texts(generations: list[Any]) -> list[str | None]:
             return [g.text if isinstance(g, Generation) else None for g in generations]
 
-        answers = [texts(case.run.generate(case.alias, requests))]
+        answers = [texts(case.run.peek(case.alias, requests))]
         if with_baseline and case.run.baseline_alias:
-            answers.append(texts(case.run.generate(case.run.baseline_alias, requests)))
+            case.run.ensure_prefetched(case.run.baseline_alias)
+            answers.append(texts(case.run.peek(case.run.baseline_alias, requests)))
         elif with_baseline and case.run.baseline_dir is not None:
             stored = case.run.baseline_for(case.suite_name).get("cases", {})
             outputs = [(stored.get(run.case.id) or {}).get("output") for run in runs]
