@@ -13,6 +13,7 @@ test reports; only the controller gathers records and writes files.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pytest_llmops import __version__
 from pytest_llmops.config import Settings, gate_config_path, prompt_template_path
 from pytest_llmops.core.baseline import BaselineStore
 from pytest_llmops.core.cache import ResponseCache
+from pytest_llmops.core.cached_provider import CachedProvider
 from pytest_llmops.core.engine import Engine
 from pytest_llmops.core.registry import Registry
 from pytest_llmops.core.specs import ModelSpec, SpecError
@@ -100,13 +102,15 @@ class LlmopsSession:
         if self._engine is None:
             self.validate_specs()
             cache = ResponseCache(self.settings.cache_dir / "responses.sqlite", self.settings.cache_mode)
-            self._engine = Engine(self.settings.all_specs, cache, self._create_provider,
+            self._engine = Engine(self.settings.all_specs, cache, functools.partial(self._create_provider, cache=cache),
                                   self.settings.worker_index, self.settings.worker_count)
         return self._engine
 
-    def _create_provider(self, spec: ModelSpec) -> Any:
+    def _create_provider(self, spec: ModelSpec, cache: ResponseCache) -> Any:
         try:
-            return self.registry.create_provider(spec)
+            # A wrapper's inner model (fault:, degrade:) shares the run's cache: its answers are
+            # generated once whether the run asks for them plain, wrapped, or both.
+            return self.registry.create_provider(spec, wrap_inner=lambda inner: CachedProvider(inner, cache))
         except (SpecError, ValueError, FileNotFoundError) as exc:
             raise pytest.UsageError(f"--llm-model {spec.raw!r}: {exc}") from None
 

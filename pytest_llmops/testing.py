@@ -76,7 +76,7 @@ class DegradingProvider:
     catches a real drop.
     """
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, create: Callable[[ModelSpec], Any]) -> None:
         self.spec = spec
         self.alias = spec.alias
         try:
@@ -85,13 +85,9 @@ class DegradingProvider:
             raise ValueError(f"degrade: rate must be a number in [0, 1], got {spec.options['rate']!r}") from None
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"degrade: rate must be in [0, 1], got {self.rate}")
-        inner = parse_spec(spec.target)
-        if inner.provider == "echo":
-            self.inner: Any = EchoProvider(inner)
-        else:
-            from pytest_llmops.suites.builtins import default_registry  # every kind's plugin module: only when a spec wraps another provider
-
-            self.inner = default_registry().create_provider(inner)
+        # A wrapper provider (registered with wrapper=True): the registry makes the inner model,
+        # served through the run's cache, so the plain model's answers are generated once.
+        self.inner: Any = create(parse_spec(spec.target))
 
     def load(self) -> None:
         if hasattr(self.inner, "load"):
@@ -127,4 +123,4 @@ class DegradingProvider:
 def register_test_providers(register: Callable[..., None]) -> None:
     """An ``llmops_register_providers`` implementation adding ``echo:NAME`` and ``degrade:SPEC?rate=R``."""
     register("echo", EchoProvider, form="echo:NAME")
-    register("degrade", DegradingProvider, form="degrade:MODEL_SPEC?rate=0.3")
+    register("degrade", DegradingProvider, form="degrade:MODEL_SPEC?rate=0.3", wrapper=True)

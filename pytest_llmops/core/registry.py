@@ -19,6 +19,8 @@ class Registry:
     """Providers and checks known to this run, built-ins included."""
 
     providers: dict[str, ProviderFactory] = field(default_factory=dict)
+    #: providers that wrap another model: their factories are called as ``factory(spec, create)``
+    wrappers: set[str] = field(default_factory=set)
     validators: dict[str, Callable[[ModelSpec], None]] = field(default_factory=dict)
     forms: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
@@ -40,7 +42,9 @@ class Registry:
         provider registered by a conftest or plugin, not only a built-in.
         """
         if name not in self.providers:
-            self.providers[name] = functools.partial(factory, create=self.create_provider) if wrapper else factory
+            self.providers[name] = factory
+            if wrapper:
+                self.wrappers.add(name)
             if validate is not None:
                 self.validators[name] = functools.partial(validate, validate=self.validate_spec) if wrapper \
                     else validate
@@ -70,9 +74,22 @@ class Registry:
         except ValueError as exc:
             raise SpecError(f"invalid model spec {spec.raw!r}: {exc}") from None
 
-    def create_provider(self, spec: ModelSpec) -> Any:
+    def create_provider(self, spec: ModelSpec, wrap_inner: Callable[[Any], Any] | None = None) -> Any:
+        """The provider for ``spec``; a wrapper's inner models go through ``wrap_inner`` when given.
+
+        The session passes a ``wrap_inner`` that serves the inner model's answers through the
+        run's response cache (:class:`~pytest_llmops.core.cached_provider.CachedProvider`).
+        """
         self.validate_spec(spec)
-        return self.providers[spec.provider](spec)
+        factory = self.providers[spec.provider]
+        if spec.provider not in self.wrappers:
+            return factory(spec)
+
+        def create_inner(inner: ModelSpec) -> Any:
+            provider = self.create_provider(inner, wrap_inner)
+            return wrap_inner(provider) if wrap_inner is not None else provider
+
+        return factory(spec, create=create_inner)
 
 
 CORE_TABLES = ("providers", "checks", "suite_kinds")
