@@ -20,10 +20,17 @@ CONFTEST = "from pytest_llmops.testing import register_test_providers as llmops_
 
 @pytest.fixture
 def golden_project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """The shipped golden suite and dataset, in a fresh project."""
+    """The shipped golden suite and dataset, in a fresh project that uses the repository's cache.
+
+    The cache is content-addressed (model fingerprint and request), so a cached answer is the
+    answer the model gives: sharing the cache the main job fills (as the quantization demo
+    does) spares regenerating SmolLM2's 228 golden answers in every test. A test that needs
+    fresh generations says ``--llm-cache=off``.
+    """
     shutil.copytree(ROOT / "evalsuites" / "regression", pytester.path / "evalsuites" / "regression")
     shutil.copytree(ROOT / "fixtures" / "regression", pytester.path / "fixtures" / "regression")
     pytester.makeconftest(CONFTEST)
+    pytester.makeini(f"[pytest]\nllm_cache_dir = {ROOT / '.llmops-cache'}\n")
     return pytester
 
 
@@ -35,7 +42,7 @@ def _suite(path: Path) -> dict:
 def test_same_greedy_model_twice_is_non_inferior_with_zero_flips(golden_project: pytest.Pytester) -> None:
     update = golden_project.runpytest_subprocess("--llm-model=smollm2", "--llm-update-baseline", "evalsuites")
     assert update.ret == 0
-    # The comparison regenerates every answer (no cache): the same greedy model, run twice.
+    # The comparison regenerates every answer and its fluency (no cache): the same greedy model, run twice.
     compare = golden_project.runpytest_subprocess("--llm-model=smollm2", "--llm-baseline=reports/baseline",
                                                   "--llm-cache=off", "--llm-report-dir=cmp", "evalsuites")
     assert compare.ret == 0
@@ -54,6 +61,8 @@ def test_same_greedy_model_twice_is_non_inferior_with_zero_flips(golden_project:
 
 def test_word_order_garbled_in_30_percent_of_answers_is_a_regression(golden_project: pytest.Pytester) -> None:
     # Every word is kept: contains and token_f1 cannot see it; a reader (and fluency) can.
+    # SmolLM2's answers are generated once (or come from the cache), for the baseline and for
+    # the fault wrapper's inner model alike.
     result = golden_project.runpytest_subprocess("--llm-model=fault:scramble?rate=0.3&seed=1",
                                                  "--llm-baseline-model=smollm2", "evalsuites")
     assert result.ret == 1
