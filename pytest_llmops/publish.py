@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.report.html import render_html
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.report.markdown import render_markdown
@@ -65,22 +66,23 @@ def publish(builder: ReportBuilder, run: dict[str, Any], report_dir: Path, gate_
     try:
         out.html, out.markdown = render_files(report, report_dir, past or None)
     except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide the JSON report or the gate
-        out.problems.append(f"rendering the HTML/Markdown report failed: {type(exc).__name__}: {exc}")
+        # An earlier run's HTML or Markdown left beside this report would be read as this run's.
+        stale = [path for path in (report_dir / HTML_NAME, report_dir / MARKDOWN_NAME) if path.exists()]
+        for path in stale:
+            path.unlink()
+        out.html = out.markdown = None
+        out.problems.append(f"rendering the HTML/Markdown report failed: {type(exc).__name__}: {exc}"
+                            + (f" (the previous run's {', '.join(p.name for p in stale)} removed)" if stale else ""))
     return out
 
 
 def render_files(report: dict[str, Any], directory: Path, history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """Write ``llmops-report.html`` and ``llmops-report.md`` for ``report`` into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    html = _write_text(directory / HTML_NAME, render_html(report, history=history))
-    return html, _write_text(directory / MARKDOWN_NAME, render_markdown(report))
+    # Both are rendered before either is written, so a renderer bug leaves neither file of this run.
+    html, markdown = render_html(report, history=history), render_markdown(report)
+    return write_atomic(directory / HTML_NAME, html), write_atomic(directory / MARKDOWN_NAME, markdown)
 
 
-def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
 
 
 def junit_properties(report_header: dict[str, Any]) -> list[tuple[str, str]]:

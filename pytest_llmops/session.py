@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_llmops import __version__
+from pytest_llmops.completeness import RunCompleteness
 from pytest_llmops.config import Settings, gate_config_path, prompt_template_path
 from pytest_llmops.core.baseline import BaselineStore
 from pytest_llmops.core.cache import ResponseCache
@@ -65,8 +66,13 @@ class LlmopsSession:
         self.baselines_written: list[Path] = []
         self.run_failures: list[str] = []
         self.gate_config: Any = None
+        self.publish_error = ""
         #: YAML case items per model alias, in collection order, for prefetching
         self.items_by_model: dict[str, list[CaseItem]] = {}
+        self.completeness = RunCompleteness()
+        if not self.settings.is_worker:
+            config.pluginmanager.register(self.completeness, "llmops-completeness")
+            self.completeness.catch_sigterm()
 
     # -- what the run is made of -------------------------------------------------------------
     @property
@@ -219,9 +225,19 @@ class LlmopsSession:
             return
         if self._builder is None or self._builder.case_count == 0:
             return
-        self.published = publish(self._builder, self._run_info(), self.settings.report_dir, self.gate_config,
-                                 self.settings.gate_env or None, self.settings.history)
-        self._builder.close()
+        incomplete = self.completeness.finish(session)
+        run = {**self._run_info(), "complete": not incomplete, "incomplete": incomplete}
+        try:
+            self.published = publish(self._builder, run, self.settings.report_dir, self.gate_config,
+                                     self.settings.gate_env or None, self.settings.history)
+        except OSError as exc:  # a full disk, a folder that cannot be written
+            self.publish_error = (f"llmops: could not write the report into {self.settings.report_dir}: "
+                                  f"{exc.strerror or exc} ({exc.filename or 'no file name'}); any previous "
+                                  "report there is left as it was")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # an infra failure: neither a pass nor a model failure
+            return
+        finally:
+            self._builder.close()
         if self._baseline_collector is not None:
             self.baselines_written = self._baseline_collector.write()
         self._add_junit_properties(self.published.header)
@@ -269,11 +285,19 @@ class LlmopsSession:
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.publish_error:
+            terminalreporter.write_line(self.publish_error, red=True, bold=True)
+            return
         if self._builder is None or self._builder.case_count == 0:
             return
         write_summary(terminalreporter, self._builder.suites_json(), self._counters(), self.published,
                       self.baselines_written, self.run_failures)
+        run = self.published.header.get("run", {}) if self.published is not None else {}
+        if run.get("complete") is False:
+            terminalreporter.write_line("llmops: the report is marked INCOMPLETE (no gate allows it): "
+                                        + "; ".join(run.get("incomplete") or []), yellow=True, bold=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.completeness.release_sigterm()
         if self._engine is not None:
             self._engine.close()

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,25 +90,13 @@ class BaselineWriter:
             data = {"schema": BASELINE_SCHEMA, "suite": suite,
                     "written_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                     "provenance": pending.header, "cases": dict(sorted(cases.items()))}
-            _atomic_write(path, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
+            # A crash mid-write must not leave half a baseline that the next run compares against.
+            write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
             written.append(path)
         return written
 
     def __bool__(self) -> bool:
         return bool(self._suites)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    # A crash mid-write must not leave half a baseline that the next run compares against.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class BaselineStore:

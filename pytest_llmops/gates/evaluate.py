@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 
+from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.gates.config import (
     ALLOW, ARTIFACT_SCHEMA_VERSION, BLOCK, FAIL, INCONCLUSIVE, MISSING, NUMERIC_OPS, OPERATORS, PASS, SKIPPED,
     GateCheck, GateConfig, GateConfigError, _ERROR_METRICS, _INTERVAL_ENDS, _MODEL_SUFFIX_RE, _fmt_threshold,
@@ -129,6 +128,17 @@ def _row(check: GateCheck, suite: str | None, value: Any, bound: Any, status: st
             "blocking": blocking}
 
 
+def _completeness_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """A blocking row when the run that wrote ``report`` did not finish: a gate never ALLOWs
+    a report with cases missing (an interrupt, a crashed worker, ``-x``), whatever its checks say."""
+    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    if run.get("complete", True) is not False:
+        return []
+    reasons = [str(r) for r in run.get("incomplete") or []] or ["the report says it is incomplete"]
+    return [{"check": "report complete", "suite": None, "metric": "run.complete", "op": "==", "threshold": True,
+             "value": False, "bound": None, "status": FAIL, "reason": "; ".join(reasons), "blocking": True}]
+
+
 def _evaluate_one(check: GateCheck, key: str, suite: dict[str, Any]) -> tuple[Any, Any, str, str]:
     value, bound, problem = resolve_metric(suite, check.metric)
     if problem:
@@ -183,6 +193,7 @@ def evaluate_gate(report: dict[str, Any], config: GateConfig, env: str) -> GateR
             rows.append(_row(check, key, value, bound, status, reason, blocking))
             if status == INCONCLUSIVE and not inconclusive_blocks:
                 warnings.append(f"{key}: {check.text}: {reason}")
+    rows[:0] = _completeness_rows(report)
     decision = BLOCK if any(r["blocking"] for r in rows) else ALLOW
     return GateResult(env=env, decision=decision, checks=rows, warnings=warnings,
                       config_source=config.source, config_sha256=config.sha256)
@@ -251,20 +262,6 @@ def gate_artifact(result: GateResult, report: dict[str, Any], report_sha256: str
 
 def write_gate_artifact(path: Path, artifact: dict[str, Any]) -> Path:
     """Write ``artifact`` as JSON atomically (temp file + ``os.replace``); return ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(artifact, out, indent=1, ensure_ascii=False)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return write_atomic(Path(path), json.dumps(artifact, indent=1, ensure_ascii=False) + "\n")
 
 

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from pytest_llmops.core.atomic import write_atomic
+
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CONVERTED_MARKER = "llmops-converted.json"
 
@@ -66,7 +68,7 @@ def file_digest(path: Path) -> str:
             digest.update(block)
     value = digest.hexdigest()
     memo_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(memo, json.dumps({"stamp": stamp, "sha256": value}))
+    write_atomic(memo, json.dumps({"stamp": stamp, "sha256": value}))
     return value
 
 
@@ -79,13 +81,6 @@ def weights_digest(folder: Path) -> str:
         digest.update(path.name.encode())
         digest.update(file_digest(path).encode())
     return digest.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 @contextmanager
@@ -111,7 +106,7 @@ def converted_gguf_folder(gguf_path: Path) -> Path:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + ".tmp-"))
         try:
             _convert(gguf_path, staging)
-            _atomic_write(staging / _CONVERTED_MARKER, json.dumps({"gguf": str(gguf_path), "sha256": digest}))
+            write_atomic(staging / _CONVERTED_MARKER, json.dumps({"gguf": str(gguf_path), "sha256": digest}))
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pytest_llmops.report import SCHEMA_VERSION
+from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.core.stats import rate_metric
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
@@ -130,17 +131,15 @@ class ReportBuilder:
 
     def write(self, path: Path, header: dict[str, Any]) -> Path:
         """Write ``header`` plus the cases atomically (temp file + rename); return the path."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-        with os.fdopen(fd, "wb") as out:
-            head = json.dumps(header, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
-            out.write(head[:-1].rstrip() + b',\n "cases": [')  # reopen the object to stream the cases
-            for position, case in enumerate(self._cases()):
-                out.write(b"\n  " if position == 0 else b",\n  ")
-                out.write(case)
-            out.write(b"\n ]\n}\n")
-        os.replace(tmp, path)
-        return path
+        return write_atomic(path, self._chunks(header))
+
+    def _chunks(self, header: dict[str, Any]) -> Iterator[bytes]:
+        head = json.dumps(header, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
+        yield head[:-1].rstrip() + b',\n "cases": ['  # reopen the object to stream the cases
+        for position, case in enumerate(self._cases()):
+            yield b"\n  " if position == 0 else b",\n  "
+            yield case
+        yield b"\n ]\n}\n"
 
     def close(self) -> None:
         if self._spool is not None:
