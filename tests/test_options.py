@@ -283,3 +283,30 @@ def test_help_shows_llm_options_in_one_group(project: LlmProject) -> None:
     # ini keys are documented too
     for key in ("llm_model", "llm_report_dir", "llm_cache", "llm_seed"):
         assert re.search(rf"^\s+{key}\b", result.stdout.str(), re.MULTILINE), key
+
+
+@pytest.mark.parametrize(("spec", "named"), [
+    ("hf:./x?dtype=int3", "dtype='int3'"),
+    ("smollm2?device=tpu", "device='tpu'"),
+    ("smollm2?batch_size=0", "batch_size='0'"),
+    ("hf:/nonexistent/model", "no such file or folder: '/nonexistent/model'"),
+    ("hf:./missing-folder", "no such file or folder: 'missing-folder'"),
+    ("openai:m@http://127.0.0.1:1/v1?concurrency=many", "concurrency='many'"),
+    ("openai:m@http://127.0.0.1:1/v1?timeout=0", "timeout='0'"),
+])
+def test_a_bad_option_or_missing_path_is_one_usage_error_before_anything_runs(project: LlmProject, spec: str,
+                                                                               named: str) -> None:
+    project.suite("opts", SUITE)
+    result = project.run(f"--llm-model={spec}")
+    stderr = _usage_error(result)
+    assert stderr.count("invalid model spec") == 1 and f"invalid model spec {spec!r}" in stderr and named in stderr
+    _assert_lists_forms(stderr)
+    assert "collected" not in result.stdout.str()  # nothing ran
+
+
+def test_a_hub_id_is_not_taken_for_a_missing_path(project: LlmProject) -> None:
+    from pytest_llmops.core.specs import parse_spec
+    from pytest_llmops.providers.hf_options import check_hf_spec
+
+    check_hf_spec(parse_spec("hf:HuggingFaceTB/SmolLM2-135M-Instruct"))  # resolved (offline) when it loads
+    check_hf_spec(parse_spec(f"hf:{project.path}"))  # an existing folder

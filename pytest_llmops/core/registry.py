@@ -72,7 +72,8 @@ class Registry:
         except SpecError:
             raise
         except ValueError as exc:
-            raise SpecError(f"invalid model spec {spec.raw!r}: {exc}") from None
+            raise SpecError(f"invalid model spec {spec.raw!r}: {exc}\nAccepted forms:\n  {self.accepted_forms()}") \
+                from None
 
     def create_provider(self, spec: ModelSpec, wrap_inner: Callable[[Any], Any] | None = None) -> Any:
         """The provider for ``spec``; a wrapper's inner models go through ``wrap_inner`` when given.

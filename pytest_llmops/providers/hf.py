@@ -6,6 +6,7 @@ for fp32 on CPU, so batching is an optimisation, not a change of results.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,15 +20,10 @@ from pytest_llmops.providers.model_store import (
     weights_digest,
 )
 from pytest_llmops.core.specs import ModelSpec
-import hashlib
+from pytest_llmops.providers.hf_options import HFOptionError, HFOptions
 
-_DTYPES = ("auto", "float32", "float16", "bfloat16", "fp32", "fp16", "bf16")
-_ON = ("1", "on", "true", "yes")
-_OFF = ("0", "off", "false", "no")
+__all__ = ["HFOptionError", "HFProvider"]
 
-
-class HFOptionError(ValueError):
-    """A bad ``hf:`` spec option."""
 
 
 class HFProvider:
@@ -36,24 +32,12 @@ class HFProvider:
     def __init__(self, spec: ModelSpec, max_batch_size: int | None = None) -> None:
         self.spec = spec
         self.alias = spec.alias
-        opts = dict(spec.options)
-        opts.pop("alias", None)
-        self.dtype_name = opts.pop("dtype", "auto")
-        self.device_name = opts.pop("device", "auto")
-        self.gguf_file = opts.pop("gguf", None)
-        template = opts.pop("chat_template", "on").lower()
-        batch = opts.pop("batch_size", None)
-        if opts:
-            raise HFOptionError(f"unknown option(s) {sorted(opts)} in {spec.raw!r}; accepted: "
-                                "dtype, device, gguf, chat_template, batch_size, alias")
-        if self.dtype_name not in _DTYPES:
-            raise HFOptionError(f"dtype={self.dtype_name!r} in {spec.raw!r}; expected one of {_DTYPES}")
-        if self.device_name not in ("auto", "cpu", "cuda") and not self.device_name.startswith("cuda:"):
-            raise HFOptionError(f"device={self.device_name!r} in {spec.raw!r}; expected auto, cpu or cuda")
-        if template not in _ON + _OFF:
-            raise HFOptionError(f"chat_template={template!r} in {spec.raw!r}; expected on or off")
-        self.use_chat_template = template in _ON
-        self.max_batch_size = int(batch) if batch else max_batch_size
+        options = HFOptions.parse(spec)
+        self.dtype_name = options.dtype
+        self.device_name = options.device
+        self.gguf_file = options.gguf
+        self.use_chat_template = options.chat_template
+        self.max_batch_size = options.batch_size or max_batch_size
         self.source = self._resolve_source()
         self._model: Any = None
         self._tokenizer: Any = None

@@ -21,13 +21,30 @@ from pytest_llmops.core.specs import ModelSpec
 _OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries")
 
 
+def check_openai_spec(spec: ModelSpec) -> None:
+    """Raise ``ValueError`` naming a bad option of an ``openai:MODEL@BASE_URL`` spec (run when the run starts)."""
+    unknown = set(spec.options) - set(_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} in {spec.raw!r}; accepted: {', '.join(_OPTIONS)}")
+    numbers = {"timeout": (float, "a number of seconds above 0"), "concurrency": (int, "a whole number of at least 1"),
+               "max_retries": (int, "a whole number of at least 0")}
+    for name, (kind, expected) in numbers.items():
+        text = spec.options.get(name)
+        if text is None:
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < (0 if name == "max_retries" else 1e-9 if name == "timeout" else 1):
+            raise ValueError(f"{name}={text!r} in {spec.raw!r}; expected {expected}")
+
+
 class OpenAIProvider:
     """Chat completions against ``BASE_URL`` for model ``MODEL``."""
 
     def __init__(self, spec: ModelSpec) -> None:
-        unknown = set(spec.options) - set(_OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown option(s) {sorted(unknown)} in {spec.raw!r}; accepted: {', '.join(_OPTIONS)}")
+        check_openai_spec(spec)
         self.spec = spec
         self.alias = spec.alias
         self.model_name, _, self.base_url = spec.target.partition("@")
