@@ -658,3 +658,18 @@ def test_shipped_dev_errors_block() -> None:
     assert result.decision == "BLOCK"
     failing = [r for r in result.checks if r["status"] == "FAIL"]
     assert [(r["suite"], r["metric"]) for r in failing] == [("functional/json_output", "errors")]
+
+
+def test_the_table_leads_with_what_blocks_and_folds_checks_passing_everywhere(tmp_path: Path) -> None:
+    suites = {f"functional/s{i:02d}": functional_suite(5) for i in range(12)}
+    suites["functional/bad"] = functional_suite(1, failed=4)
+    report = make_report(suites)
+    result = gate(tmp_path, report, "*: errors == 0", "functional/*: pass_rate.lb95 >= 0.3", env="prod")
+    assert result.decision == "BLOCK" and len(result.checks) == 26
+    lines = format_gate_table(result).splitlines()
+    assert lines[2].startswith("FAIL*") and "functional/bad" in lines[2]  # right under the header
+    folded = [line for line in lines if "13 suites" in line or "12 suites" in line]
+    assert len(folded) == 2 and all(line.startswith("PASS") for line in folded)
+    assert len(lines) == 2 + 1 + 2 + 2  # title, header, the failing row, two folded passes, footnote, verdict
+    every = format_gate_table(result, every_row=True).splitlines()
+    assert every[2].startswith("FAIL*") and sum(line.startswith("PASS") for line in every) == 25

@@ -24,6 +24,9 @@ def _gate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=None,
                         help=f"gate file (default: ./{GATE_FILE}, else [tool.llmops] in ./{PYPROJECT})")
     parser.add_argument("--out", type=Path, default=None, help="write the gate artifact (JSON) here")
+    parser.add_argument("--every-row", action="store_true",
+                        help="list every passing check per suite (by default a check passing on several "
+                             "suites is one line; what blocks is always listed first)")
     return parser
 
 
@@ -45,7 +48,7 @@ def gate_main(argv: Sequence[str] | None = None) -> int:
     except GateConfigError as exc:
         print(f"llmops gate: {exc}", file=sys.stderr)
         return 2
-    print(format_gate_table(result))
+    print(format_gate_table(result, every_row=args.every_row))
     if args.out is not None:
         artifact = gate_artifact(result, report, hashlib.sha256(data).hexdigest())
         try:

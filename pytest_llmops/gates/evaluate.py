@@ -202,14 +202,38 @@ def evaluate_gate(report: dict[str, Any], config: GateConfig, env: str) -> GateR
 # --------------------------------------------------------------------------- output
 
 
-def format_gate_table(result: GateResult) -> str:
-    """A plain-text table of the check rows, ending with ``PROMOTION: ALLOW (env)``."""
+def format_gate_table(result: GateResult, every_row: bool = False) -> str:
+    """A plain-text table of the check rows, ending with ``PROMOTION: ALLOW (env)``.
+
+    What blocks comes first, then what did not pass without blocking (inconclusive, missing,
+    skipped), then what passed, so the reasons are on the first screen. A check that passed
+    on several suites is one line ("PASS  39 suites") unless ``every_row``; the JSON report
+    and the gate artifact always have every row.
+    """
     header = ("status", "suite", "check", "value", "bound", "threshold", "reason")
-    body = []
-    for row in result.checks:
+
+    def cells(row: dict[str, Any]) -> tuple[str, ...]:
         status = row["status"] + ("*" if row.get("blocking") else "")
-        body.append((status, row["suite"] or "-", row["check"], _fmt(row["value"]), _fmt(row["bound"]),
-                     _fmt_threshold(row["threshold"]) if row["threshold"] is not None else "-", row["reason"]))
+        return (status, row["suite"] or "-", row["check"], _fmt(row["value"]), _fmt(row["bound"]),
+                _fmt_threshold(row["threshold"]) if row["threshold"] is not None else "-", row["reason"])
+
+    blocking = [r for r in result.checks if r.get("blocking")]
+    other = [r for r in result.checks if not r.get("blocking") and r["status"] != PASS]
+    passed = [r for r in result.checks if not r.get("blocking") and r["status"] == PASS]
+    body = [cells(r) for r in blocking + other]
+    if every_row:
+        body.extend(cells(r) for r in passed)
+    else:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in passed:
+            groups.setdefault(row["check"], []).append(row)
+        for check, rows in groups.items():
+            if len(rows) == 1:
+                body.append(cells(rows[0]))
+            else:
+                body.append((PASS, f"{len(rows)} suites", check, "-", "-",
+                             _fmt_threshold(rows[0]["threshold"]) if rows[0]["threshold"] is not None else "-",
+                             "passes on every suite it matched (--every-row lists them)"))
     widths = [max(len(header[i]), *(len(r[i]) for r in body)) if body else len(header[i])
               for i in range(len(header))]
 
