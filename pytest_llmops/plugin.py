@@ -174,6 +174,14 @@ def llmops_run(request: pytest.FixtureRequest) -> Any:
     return _get_session(request.config).run_context
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    """A case or ``llm`` test whose body met an infra error is an ERROR, not a FAILED model answer."""
+    # records.ERROR_ATTRIBUTE, spelled out: this module stays light (records imports the suites).
+    if report.when == "call" and report.failed and getattr(report, "llmops_infra_error", False):
+        return "error", "E", ("ERROR", {"red": True})
+    return None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield

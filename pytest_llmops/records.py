@@ -19,6 +19,7 @@ from pytest_llmops.subject_factory import SUBJECT_KEY
 from pytest_llmops.suites.items import CaseItem
 
 REPORT_ATTRIBUTE = "llmops_record"
+ERROR_ATTRIBUTE = "llmops_infra_error"
 
 
 def attach_record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
@@ -37,6 +38,11 @@ def attach_record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         # An exception after the checks passed (e.g. in a hook) still fails the case.
         record["outcome"] = "failed"
     setattr(report, REPORT_ATTRIBUTE, json.dumps(record, ensure_ascii=False))
+    if report.when == "call" and report.failed and record.get("outcome") == "error" \
+            and record.get("subject") == "python":
+        # An infra failure in a Python test's llm call: pytest shows it as ERROR (plugin.py's
+        # pytest_report_teststatus), as the report does, never as a failed model answer.
+        setattr(report, ERROR_ATTRIBUTE, True)
 
 
 def record_of(report: pytest.TestReport) -> dict[str, Any] | None:

@@ -6,8 +6,9 @@ cached like any suite's. Pipelines and templates are built once per run.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -86,26 +87,53 @@ class SubjectFactory:
         return pipeline
 
     def rag_answer(self, item: Any) -> Any:
-        """The pipeline's answer for a ``subject: rag`` case.
+        """``(answer, cached)`` from the pipeline for a ``subject: rag`` case, or the InfraError it met.
 
         All selected cases of the item's suite and model are answered together through the
         pipeline's ``batch`` method when it has one (one batched generation), otherwise one
         by one as they run. An infra failure is returned for the case, not raised.
+        ``cached`` says whether every generation behind the answer came from the cache.
         """
         key = (str(item.path), item.alias)
-        _, pipeline = self._shared_rag(item.suite.rag or self.settings.rag_target, item.alias)
+        shared, pipeline = self._shared_rag(item.suite.rag or self.settings.rag_target, item.alias)
         answers = self._rag_answers.setdefault(key, {})
         if item.case.id not in answers and hasattr(pipeline, "batch"):
             siblings = self.rag_items.get(key) or [item]
             try:
-                results = pipeline.batch([i.case.input for i in siblings])
-                answers.update({i.case.id: r for i, r in zip(siblings, results)})
+                with _generations(shared) as made:
+                    results = pipeline.batch([i.case.input for i in siblings])
+                flags = _cached_flags(made, len(siblings))
+                answers.update({i.case.id: (r, c) for i, r, c in zip(siblings, results, flags)})
             except InfraError as exc:
                 answers.update({i.case.id: exc for i in siblings})
         if item.case.id not in answers:
             try:
-                answers[item.case.id] = pipeline(item.case.input)
+                with _generations(shared) as made:
+                    result = pipeline(item.case.input)
+                answers[item.case.id] = (result, _cached_flags(made, 1)[0])
             except InfraError as exc:
                 answers[item.case.id] = exc
         # Each case takes its answer once; the dict stays small.
         return answers.pop(item.case.id)
+
+
+@contextlib.contextmanager
+def _generations(subject: ModelSubject) -> Iterator[list[dict[str, Any]]]:
+    """The log entries ``subject`` gains inside the block (then dropped: the YAML cases' records
+    carry what they need, and a long run's log must not grow without end)."""
+    start = len(subject.log)
+    made: list[dict[str, Any]] = []
+    try:
+        yield made
+    finally:
+        made.extend(subject.log[start:])
+        del subject.log[start:]
+
+
+def _cached_flags(made: list[dict[str, Any]], answers: int) -> list[bool]:
+    """Per answer, whether its generations came from the cache: one generation per answer is
+    read in order; any other shape gives every answer the flag of the whole call."""
+    flags = [bool(entry.get("cached")) for entry in made]
+    if len(flags) == answers:
+        return flags
+    return [bool(flags) and all(flags)] * answers

@@ -25,7 +25,7 @@ class SuiteHost(Protocol):
     rag_target: str
 
     def rag_answer(self, item: "CaseItem") -> Any:
-        """The RAG pipeline's answer for a pipeline case (or the InfraError it met)."""
+        """``(answer, cached)`` from the RAG pipeline for a pipeline case, or the InfraError it met."""
 
 
 class SuiteFile(pytest.File):
@@ -151,12 +151,13 @@ class CaseItem(pytest.Item):
             self._conclude(self.measurement, time.perf_counter() - start)
 
     def _answer_through_pipeline(self) -> None:
-        result = self.llmops.rag_answer(self)
-        if isinstance(result, InfraError):
-            raise result
+        answer = self.llmops.rag_answer(self)
+        if isinstance(answer, InfraError):
+            raise answer
+        result, cached = answer
         result = check_rag_result(result, self.suite.rag or self.llmops.rag_target)
         self.case_run.rag_contexts = [str(c) for c in result.get("contexts", [])]
-        self.generation = Generation(text=result["answer"])
+        self.generation = Generation(text=result["answer"], cached=cached)
         self.generations = [self.generation]
 
     def runtest(self) -> None:
