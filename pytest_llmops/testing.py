@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import Any, Callable, Sequence
 
 from pytest_llmops.core.hookspecs import hookimpl
@@ -40,6 +41,8 @@ class EchoProvider:
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
         EchoProvider.calls += len(requests)
+        # LLMOPS_ECHO_DELAY: seconds per batch, so a test can kill a run in the middle of generating.
+        time.sleep(float(os.environ.get("LLMOPS_ECHO_DELAY", "0") or 0))
         log = os.environ.get("LLMOPS_ECHO_LOG")
         out: list[Generation | InfraError] = []
         lines = []
