@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,38 @@ def test_chromium_renders_the_report_offline(tmp_path: Path) -> None:
     width, height = png_size(data)
     assert width == WIDTH
     assert height > 0
+
+
+class _Dom(HTMLParser):
+    """Tags and text of the DOM Chromium built (after parsing and any script)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_chromium_builds_the_report_dom_with_hostile_output_as_text(tmp_path: Path) -> None:
+    browser = chromium()
+    html_path = tmp_path / "llmops-report.html"
+    html_path.write_text(render_html(gated_report()), encoding="utf-8")
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", html_path.as_uri()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0 and "<html" in result.stdout, result.stderr[-2000:]
+    dom = _Dom()
+    dom.feed(result.stdout)
+    text = " ".join(" ".join(dom.text).split())
+    assert "script" not in dom.tags  # a model's output never becomes markup
+    assert "<script>alert(1)</script>" in text  # it is shown as the text it was
+    for suite in ("functional/qa", "functional/json", "adversarial/injection"):
+        assert suite in text
+    assert "BLOCK" in text and "functional/*: pass_rate.lb95 >= 0.8" in text
+    assert "svg" in dom.tags and "table" in dom.tags

@@ -113,6 +113,9 @@ def test_parse_spec_errors_list_the_forms(raw: str, why: str) -> None:
 def test_specs_are_hashable_values() -> None:
     assert parse_spec("hf:a/b") == parse_spec("hf:a/b")
     assert parse_spec("hf:a/b") != parse_spec("hf:a/b?alias=x")
+    assert hash(parse_spec("hf:a/b?dtype=fp32")) == hash(parse_spec("hf:a/b?dtype=fp32"))
+    assert len({parse_spec("hf:a/b"), parse_spec("hf:a/b"), parse_spec("hf:a/b?alias=x")}) == 2
+    assert {parse_spec("hf:a/b"): 1}[parse_spec("hf:a/b")] == 1  # usable as a dict key
 
 
 # -- checks ------------------------------------------------------------------------------------------

@@ -46,6 +46,11 @@ class ModelSpec:
     target: str
     options: dict[str, str] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        # A value: equal specs hash alike, so a spec can key a dict or sit in a set (the
+        # options mapping is never changed after parsing).
+        return hash((self.raw, self.provider, self.target, tuple(sorted(self.options.items()))))
+
     @property
     def alias(self) -> str:
         """The short name used in test ids and report keys."""

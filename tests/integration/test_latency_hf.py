@@ -12,6 +12,7 @@ from pytest_llmops.providers.hf import HFProvider
 from pytest_llmops.core.specs import parse_spec
 
 pytestmark = pytest.mark.slow
+torch = pytest.importorskip("torch")
 
 SUITE = """
 kind: latency
@@ -53,7 +54,10 @@ def test_fixed_output_length_and_cpu_label(smollm2: HFProvider) -> None:
     assert results[0].output_tokens == 5 and results[0].finish_reason == "length"
     assert wall >= results[0].end > 0
     device = timer.device()
-    assert device["device"] == "cpu" and device["label"] == "CPU" and device["dtype"] == "float32"
+    if torch.cuda.is_available():  # device=auto picks the GPU
+        assert device["device"].startswith("cuda") and device["label"] != "CPU"
+    else:
+        assert device["device"] == "cpu" and device["label"] == "CPU" and device["dtype"] == "float32"
 
 
 def test_latency_suite_on_smollm2(pytester: pytest.Pytester) -> None:
@@ -70,7 +74,8 @@ def test_latency_suite_on_smollm2(pytester: pytest.Pytester) -> None:
         assert {"p50", "p95", "p99"} <= set(metrics[name])
     assert metrics["ttft_ms"]["max"] <= metrics["e2e_ms"]["max"]
     assert metrics["output_tokens"]["min"] == 4 and metrics["output_tokens"]["max"] == 4
-    assert metrics["device"]["label"] == "CPU" and list(metrics["concurrency"]) == ["1"]
+    on_gpu = torch.cuda.is_available()
+    assert (metrics["device"]["label"] != "CPU") is on_gpu and list(metrics["concurrency"]) == ["1"]
     case = report["cases"][0]
-    assert case["device"] == "cpu" and case["latency"]["device"]["torch"]
+    assert case["device"].startswith("cuda" if on_gpu else "cpu") and case["latency"]["device"]["torch"]
     assert report["run"]["engine"]["smollm2"]["generated"] == 0  # nothing went through the engine

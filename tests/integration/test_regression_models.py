@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -99,12 +100,17 @@ def test_quantization_demo_answers_with_statistics(tmp_path: Path, monkeypatch: 
         status = quantization_demo.main([str(ROOT / "evalsuites" / "regression"), "--report-dir", str(tmp_path),
                                          "-p", "no:cacheprovider"])
     except LlamaServerUnavailable as exc:
+        if os.environ.get("LLMOPS_REQUIRE_SERVER") == "1":
+            pytest.fail(str(exc))
         pytest.skip(str(exc))
     out = capsys.readouterr().out
     metrics = _suite(tmp_path)["metrics"]
-    assert metrics["decision"] in ("non_inferior", "inconclusive", "regressed")
-    # Whatever the answer, it is the statistics' answer and the exit status agrees with it.
-    assert status == (1 if metrics["decision"] == "regressed" else 0)
+    # The measured answer on the 228-row golden set (docs/regression.md): Q4_1 changed more
+    # answers for the worse than for the better, and the agreement alarm says so.
+    assert metrics["decision"] == "regressed", metrics
+    assert metrics["agreement"]["decision"] == "regressed"
+    assert metrics["agreement"]["worse"] > metrics["agreement"]["better"]
+    assert status == 1  # the exit status agrees with the statistics
     assert "Did quantization regress this model?" in out and "McNemar p" in out
     models = {m["alias"]: m for m in json.loads((tmp_path / "llmops-report.json").read_text())["run"]["models"]}
     assert models["smollm2-q4_1"]["spec"].startswith("openai:smollm2@http://127.0.0.1:")

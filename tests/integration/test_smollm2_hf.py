@@ -12,6 +12,7 @@ from pytest_llmops.providers.hf import HFProvider
 from pytest_llmops.core.specs import parse_spec
 
 pytestmark = pytest.mark.slow
+torch = pytest.importorskip("torch")
 
 SUITE = """
 kind: functional
@@ -55,7 +56,11 @@ def test_batched_greedy_equals_one_by_one(smollm2: HFProvider) -> None:
 
 def test_model_reports_cpu_and_fingerprint(smollm2: HFProvider) -> None:
     info = smollm2.describe()
-    assert info["device"] == "cpu" and info["dtype"] == "float32" and info["gpu"] is None
+    # device=auto: CUDA where there is one (then the dtype is the GPU's choice), else fp32 on the CPU.
+    if torch.cuda.is_available():
+        assert info["device"].startswith("cuda") and info["gpu"]
+    else:
+        assert info["device"] == "cpu" and info["dtype"] == "float32" and info["gpu"] is None
     again = HFProvider(parse_spec("smollm2")).fingerprint()
     assert again == smollm2.fingerprint() and len(again) == 64
     templateless = HFProvider(parse_spec("hf:" + str(smollm2.source[0]) + "?chat_template=off"))
@@ -77,7 +82,7 @@ def test_suite_on_smollm2_then_cached(pytester: pytest.Pytester) -> None:
     first = pytester.runpytest_subprocess("--llm-model=smollm2", "-p", "no:cacheprovider")
     first.assert_outcomes(passed=3)
     report = json.loads(Path(pytester.path, "reports", "llmops-report.json").read_text())
-    assert report["run"]["env"]["device"] == "cpu"
+    assert report["run"]["env"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert report["run"]["models"][0]["alias"] == "smollm2"
     assert report["run"]["engine"]["smollm2"]["generated"] == 3
     assert not any(case["cached"] for case in report["cases"])
