@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from llmops_testutils import ECHO_CONFTEST, LlmProject, echo_log_lines, simple_suite
+from llmops_testutils import LlmProject, echo_log_lines, simple_suite
 
 N = 200  # four engine chunks of 64
 

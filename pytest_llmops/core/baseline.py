@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llmops.core.atomic import write_atomic
+
 BASELINE_SCHEMA = 1
 
 

@@ -36,18 +36,26 @@ class SuiteFile(pytest.File):
         self.llmops = llmops
 
     def collect(self) -> Iterable[pytest.Item]:
+        # One erroring item instead of a collection error: pytest would otherwise interrupt
+        # the whole run, and the other suite files must still run. That holds for any
+        # exception, not only the validation errors written for users.
         try:
             registry = self.llmops.registry
             suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry)
+            items = [CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
+                                          alias=spec.alias)
+                     for spec in self.llmops.specs for case in suite.cases]
         except SuiteFileError as exc:
-            # One erroring item instead of a collection error: pytest would otherwise
-            # interrupt the whole run, and the other suite files must still run.
             yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=str(exc))
             return
-        for spec in self.llmops.specs:
-            for case in suite.cases:
-                yield CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
-                                           alias=spec.alias)
+        except pytest.UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a validation gap: still named, still only this file
+            problem = (f"{self.path}: could not be read as a suite: {type(exc).__name__}: {exc} "
+                       "(an input the validation does not name yet; please report it)")
+            yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=problem)
+            return
+        yield from items
 
 
 class InvalidSuiteError(Exception):

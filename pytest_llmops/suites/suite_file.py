@@ -109,6 +109,31 @@ def suite_name_for(path: Path, rootdir: Path) -> str:
     return name
 
 
+def _check_keys(node: Any, where: str, line: int = 1, depth: int = 0, seen: set[int] | None = None) -> None:
+    """Every mapping key in the file is text (``1:`` or ``yes:`` as a key is a typo), and the
+    nesting stays within what any suite needs: raise :class:`SuiteFileError` naming the line.
+
+    A YAML alias is the same object as its anchor, so each is walked once: an alias bomb
+    costs its size on disk, not its expansion."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    if depth > 64:
+        raise SuiteFileError(f"{where}:{line}: nested more than 64 levels deep")
+    if isinstance(node, dict):
+        seen.add(id(node))
+        line = getattr(node, "line", line)
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise SuiteFileError(f"{where}:{line}: key {key!r} is a {type(key).__name__}; keys are names "
+                                     "(quote it if it is meant as text)")
+            _check_keys(value, where, line, depth + 1, seen)
+    elif isinstance(node, list):
+        seen.add(id(node))
+        for item in node:
+            _check_keys(item, where, line, depth + 1, seen)
+
+
 def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, registry: Any) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
@@ -130,6 +155,7 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
         raise SuiteFileError(f"{where}: cannot read: {exc}") from None
     if not isinstance(data, dict):
         raise SuiteFileError(f"{where}: expected a mapping with a 'cases' list at the top level")
+    _check_keys(data, where)
 
     def fail(line: int, field_name: str, why: str, case: str | None = None) -> SuiteFileError:
         at = f" case {case!r}" if case else ""
@@ -137,7 +163,7 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
 
     top_line = getattr(data, "line", 1)
     kind = data.get("kind", "functional")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise fail(top_line, "kind", f"{kind!r} is not one of {sorted(kinds)}")
     handler = kinds[kind]
     allowed = _TOP_KEYS | handler.extra_keys

@@ -180,8 +180,10 @@ class BlockParser:
             try:
                 case = self.case_of_sample(block, case_id, sample_id, sample, index=first_index + len(cases),
                                            line=sample_line or block.line)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise block_fail(input_label, f"input {sample_id!r}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - the prompt's template meets the input here
+                # (a jinja2 UndefinedError for a field the input lacks, among others): name both.
+                why = str(exc) if isinstance(exc, (ValueError, KeyError, TypeError)) else f"{type(exc).__name__}: {exc}"
+                raise block_fail(input_label, f"input {sample_id!r}: {why}") from None
             cases.append(case)
         return cases
 
