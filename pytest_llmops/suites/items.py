@@ -244,4 +244,9 @@ class CaseItem(pytest.Item):
             return f"error (not a model failure) for {self.alias}: {excinfo.value}"
         if isinstance(excinfo.value, InfraError):
             return f"infra error (not a model failure) for {self.alias}: {excinfo.value}"
+        if type(excinfo.value).__module__.startswith("pytest_llmops."):
+            # Our own errors (a missing baseline, a bad option) carry the whole story in their
+            # message; a traceback would add nothing but time (pytest parses each frame's source,
+            # about 2 s a case here). A bug's builtin exception keeps its full traceback.
+            return f"error (not a model failure) for {self.alias}: {type(excinfo.value).__name__}: {excinfo.value}"
         return super()._repr_failure_py(excinfo, style=style)
