@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from pytest_llmops import __version__
@@ -78,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return chosen.run(args)
     except ReportLoadError as exc:
         print(f"llmops: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a report whose parts have the wrong shape
+        # read_report checks the envelope; a field deeper in (a metric that is not a mapping,
+        # a case that is not an object) surfaces while rendering. Name the files, not a traceback.
+        files = ", ".join(str(value) for value in vars(args).values() if isinstance(value, Path))
+        print(f"llmops {command}: {files}: not a report this version can read ({type(exc).__name__}: {exc}); "
+              "it may be damaged or written by another version", file=sys.stderr)
         return 2
 
 

@@ -45,12 +45,17 @@ def gate_main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_gate_config(Path.cwd(), args.config)
         result = evaluate_gate(report, config, args.env)
+        table = format_gate_table(result, every_row=args.every_row)
+        artifact = gate_artifact(result, report, hashlib.sha256(data).hexdigest())
     except GateConfigError as exc:
         print(f"llmops gate: {exc}", file=sys.stderr)
         return 2
-    print(format_gate_table(result, every_row=args.every_row))
+    except Exception as exc:  # noqa: BLE001 - a report whose parts have the wrong shape: never an ALLOW
+        print(f"llmops gate: {args.report}: not a report this version can read ({type(exc).__name__}: {exc}); "
+              "it may be damaged or written by another version", file=sys.stderr)
+        return 2
+    print(table)
     if args.out is not None:
-        artifact = gate_artifact(result, report, hashlib.sha256(data).hexdigest())
         try:
             write_gate_artifact(args.out, artifact)
         except OSError as exc:
