@@ -22,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_tree import replaced, tree_paths
 from llmops_testutils import ECHO_CONFTEST
 from pytest_llmops.cli import main as llmops_main
 from pytest_llmops.core.baseline import BaselineError, BaselineStore
@@ -46,32 +47,10 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=10)
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out.extend(_paths(value, prefix + (key,)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out.extend(_paths(value, prefix + (index,)))
-    return out
-
-
-def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(node, dict):
-        return {**node, head: _replace(node[head], rest, value)}
-    copy = list(node)
-    copy[head] = _replace(node[head], rest, value)
-    return copy
-
-
 @st.composite
 def mutated(draw: st.DrawFn, data: Any) -> Any:
     """``data`` with one node (anywhere in it) replaced by an arbitrary value."""
-    return _replace(data, draw(st.sampled_from(_paths(data))), draw(values))
+    return replaced(data, draw(st.sampled_from(tree_paths(data))), draw(values))
 
 
 @st.composite

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_tree import replaced, tree_paths
 from llmops_testutils import LlmProject
 from pytest_llmops.providers.base import GenerationParams
 from pytest_llmops.suites.builtins import default_registry
@@ -43,28 +44,6 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     max_leaves=12)
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out.extend(_paths(value, prefix + (key,)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out.extend(_paths(value, prefix + (index,)))
-    return out
-
-
-def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(node, dict):
-        return {**node, head: _replace(node[head], rest, value)}
-    copy = list(node)
-    copy[head] = _replace(node[head], rest, value)
-    return copy
-
-
 @st.composite
 def mutated_suites(draw: st.DrawFn) -> tuple[Path, str]:
     """A shipped suite file with one node replaced, a key dropped or duplicated, or its text cut."""
@@ -80,9 +59,9 @@ def mutated_suites(draw: st.DrawFn) -> tuple[Path, str]:
         return source, "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n" \
                        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\ncases: [*c, *c]\n" + text
     data = yaml.safe_load(text)
-    path = draw(st.sampled_from(_paths(data)))
+    path = draw(st.sampled_from(tree_paths(data)))
     if how == "drop" and path and isinstance(data, dict):
-        parent = _replace(data, (), data)
+        parent = replaced(data, (), data)
         node = parent
         for key in path[:-1]:
             node = node[key]
@@ -91,7 +70,7 @@ def mutated_suites(draw: st.DrawFn) -> tuple[Path, str]:
         elif isinstance(node, list) and node:
             node.pop(path[-1])
         return source, yaml.safe_dump(parent, sort_keys=False, allow_unicode=True)
-    mutated = _replace(data, path, draw(values))
+    mutated = replaced(data, path, draw(values))
     try:
         return source, yaml.safe_dump(mutated, sort_keys=False, allow_unicode=True)
     except (yaml.YAMLError, ValueError):
