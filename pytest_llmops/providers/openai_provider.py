@@ -110,12 +110,29 @@ class OpenAIProvider:
         start = time.perf_counter()
         response = await client.chat.completions.create(**kwargs)
         seconds = time.perf_counter() - start
-        choice = response.choices[0]
-        if choice.finish_reason is None:
-            raise _BrokenResponse("the response ended without a finish_reason (cut short by the server)")
+        choice = self._checked_choice(response)
         usage = getattr(response, "usage", None)
         return Generation(text=choice.message.content or "", finish_reason=choice.finish_reason,
                           output_tokens=getattr(usage, "completion_tokens", None), seconds=seconds)
+
+    def _checked_choice(self, response: Any) -> Any:
+        """The response's first choice, or :class:`_BrokenResponse` (retried) when the body is not a
+        complete answer from the model asked: an answer recorded from a broken body would be judged."""
+        if isinstance(response, (str, bytes)) or not hasattr(response, "choices"):
+            raise _BrokenResponse(f"HTTP 200 with a body that is not a chat completion: {str(response)[:120]!r}")
+        choices = response.choices
+        if not choices:
+            raise _BrokenResponse("HTTP 200 with no choices in the body")
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        if message is None or not isinstance(getattr(message, "content", None), (str, type(None))):
+            raise _BrokenResponse("HTTP 200 with a choice that has no message")
+        if choice.finish_reason is None:
+            raise _BrokenResponse("the response ended without a finish_reason (cut short by the server)")
+        served = getattr(response, "model", None)
+        if isinstance(served, str) and served and not _same_model(served, self.model_name):
+            raise _BrokenResponse(f"the endpoint answered as model {served!r}, not {self.model_name!r}")
+        return choice
 
     def stream(self, request: GenerationRequest) -> Any:
         """Yield ``(seconds_since_start, text_delta)`` pairs; a stream without a finish_reason is an InfraError."""
@@ -129,11 +146,23 @@ class _BrokenResponse(Exception):
     """A response the server cut short; retried like a transient failure."""
 
 
+def _same_model(served: str, asked: str) -> bool:
+    """Whether the model an endpoint names is the one asked for: the same name, a dated or
+    quantised variant of it (``gpt-4o`` -> ``gpt-4o-2024-08-06``), or the file a local server
+    loaded for it (llama.cpp names ``.../smollm2.gguf`` when no alias is set)."""
+    served_name = served.rsplit("/", 1)[-1].lower()
+    asked_name = asked.rsplit("/", 1)[-1].lower()
+    return served_name.startswith(asked_name) or asked_name.startswith(served_name.removesuffix(".gguf"))
+
+
 def _retryable(exc: BaseException) -> bool:
     import openai  # openai: only when an endpoint is called
 
-    if isinstance(exc, (_BrokenResponse, openai.APITimeoutError, openai.APIConnectionError)):
+    if isinstance(exc, (_BrokenResponse, openai.APITimeoutError, openai.APIConnectionError,
+                        openai.APIResponseValidationError)):
         return True
+    if isinstance(exc, ValueError) and not isinstance(exc, openai.OpenAIError):
+        return True  # a body that is not JSON (json.JSONDecodeError) from an HTTP 200
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
     return False
