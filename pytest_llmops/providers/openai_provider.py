@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import os
 import random
+import re
 import time
 from typing import Any, Sequence
 
@@ -88,12 +89,12 @@ class OpenAIProvider:
                     return await self._call(client, request)
                 except Exception as exc:  # noqa: BLE001 - classified below
                     if not _retryable(exc):
-                        return InfraError(f"{self.alias}: {_describe(exc)}")
+                        return InfraError(f"{self.alias}: {_describe(exc, self)}")
                     last = exc
                     if attempt < self.max_retries:
                         delay = self.backoff_base * (2 ** attempt) * (1 + random.random() / 4)
                         await asyncio.sleep(delay)
-            return InfraError(f"{self.alias}: gave up after {self.max_retries + 1} attempts: {_describe(last)}")
+            return InfraError(f"{self.alias}: gave up after {self.max_retries + 1} attempts: {_describe(last, self)}")
 
     async def _call(self, client: Any, request: GenerationRequest) -> Generation:
         params = request.params
@@ -168,13 +169,28 @@ def _retryable(exc: BaseException) -> bool:
     return False
 
 
-def _describe(exc: BaseException | None) -> str:
-    """An error message without request headers (which could carry the key)."""
+_BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+
+
+def redact(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """``text`` with the given secrets, bearer tokens, ``api_key=...`` values and ``sk-...`` keys
+    replaced by ``***``: an endpoint may echo the request's headers in its error body."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+    return _KEY_LIKE.sub("sk-***", text)
+
+
+def _describe(exc: BaseException | None, provider: "OpenAIProvider | None" = None) -> str:
+    """An error message without request headers, and with any key redacted (it reaches reports)."""
     if exc is None:
         return "unknown error"
     status = getattr(exc, "status_code", None)
     prefix = f"HTTP {status}: " if status else ""
-    return f"{prefix}{type(exc).__name__}: {str(exc)[:300]}"
+    secret = os.environ.get(provider.api_key_env) if provider is not None else None
+    return redact(f"{prefix}{type(exc).__name__}: {str(exc)[:300]}", [secret])
 
 
 def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[tuple[float, str]]:
@@ -200,7 +216,7 @@ def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[t
             if choice.finish_reason is not None:
                 finish = choice.finish_reason
     except Exception as exc:  # noqa: BLE001 - any transport failure is infra
-        raise InfraError(f"{provider.alias}: stream failed: {_describe(exc)}") from None
+        raise InfraError(f"{provider.alias}: stream failed: {_describe(exc, provider)}") from None
     finally:
         client.close()
     if finish is None:
