@@ -20,6 +20,8 @@ from pytest_llmops.core.specs import parse_spec
 pytestmark = pytest.mark.slow
 
 
+STALL_TIMEOUT_S = 8  # the client's timeout in the stall test; the proxy stalls twice as long
+
 BROKEN_BODIES = {
     "malformed": ("application/json", b'{"id": "x", "choices": [{"message": {"content": "4"'),  # cut mid-JSON
     "empty": ("application/json", b"{}"),
@@ -34,7 +36,7 @@ class FaultyProxy:
 
     A fault is an HTTP status (429, 503, 400...), a broken HTTP 200 body (``BROKEN_BODIES``),
     ``reset`` (the connection closes without an answer), ``stall`` (no answer before the
-    client's timeout), ``wrong_model`` or ``no_finish`` (the real answer, rewritten), or
+    client's timeout, ``STALL_TIMEOUT_S``), ``wrong_model`` or ``no_finish`` (the real answer, rewritten), or
     ``drip`` (the real answer, sent a few bytes at a time: slow, but whole).
     """
 
@@ -62,7 +64,7 @@ class FaultyProxy:
                     return
                 if fault == "stall":
                     proxy.seen.append(fault)
-                    time.sleep(3.0)  # past the client's 1 s timeout
+                    time.sleep(STALL_TIMEOUT_S * 2)  # past the client's timeout
                     return
                 request = urllib.request.Request(upstream.rstrip("/") + self.path.removeprefix("/v1"), data=body,
                                                  headers={"Content-Type": "application/json"}, method="POST")
@@ -150,7 +152,9 @@ def test_client_errors_are_not_retried(make_proxy) -> None:
                                    "no_finish", 500])
 def test_every_endpoint_fault_ends_with_the_real_answer_after_a_retry(make_proxy, fault: int | str) -> None:
     proxy = make_proxy([fault])
-    provider = OpenAIProvider(parse_spec(f"openai:smollm2@{proxy.base_url}?max_retries=2&timeout=1"))
+    # A short timeout only where the fault is a stall: the real answer must still fit in it on a busy machine.
+    timeout = STALL_TIMEOUT_S if fault == "stall" else 120
+    provider = OpenAIProvider(parse_spec(f"openai:smollm2@{proxy.base_url}?max_retries=2&timeout={timeout}"))
     provider.backoff_base = 0.05
     (result,) = provider.generate_batch([REQUEST])
     assert not isinstance(result, InfraError), result
