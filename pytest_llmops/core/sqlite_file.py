@@ -59,15 +59,21 @@ def _check_pages(conn: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError(f"damaged pages: {verdict}")
 
 
+def _schema_version(conn: sqlite3.Connection, version: int) -> int:
+    """The file's ``user_version``; :class:`NewerSchema` when it is above ``version``."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > version:
+        raise NewerSchema(found)
+    return found
+
+
 def _open_writable(path: Path, schema: str, version: int) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     try:
         _set_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > version:
-            raise NewerSchema(found)
+        found = _schema_version(conn, version)
         conn.execute(schema)
         if found < version:
             conn.execute(f"PRAGMA user_version={int(version)}")
@@ -81,14 +87,16 @@ def _open_writable(path: Path, schema: str, version: int) -> sqlite3.Connection:
 def _open_read_only(path: Path, version: int) -> sqlite3.Connection:
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
     try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > version:
-            raise NewerSchema(found)
+        _schema_version(conn, version)
         _check_pages(conn)
         return conn
     except BaseException:
         conn.close()
         raise
+
+
+def _newer(exc: NewerSchema, version: int) -> str:
+    return f"written by a newer pytest-llmops (schema {exc.args[0]}, this one reads {version})"
 
 
 def move_aside(path: Path) -> Path:
@@ -115,16 +123,14 @@ def open_cache_file(path: Path, schema: str, version: int, write: bool) -> tuple
         try:
             return _open_read_only(path, version), False
         except NewerSchema as exc:
-            warn(path, f"written by a newer pytest-llmops (schema {exc.args[0]}, this one reads {version}): "
-                       "not used")
+            warn(path, f"{_newer(exc, version)}: not used")
         except sqlite3.DatabaseError as exc:
             warn(path, f"cannot be read ({exc}): not used")
         return None, False
     try:
         return _open_writable(path, schema, version), True
     except NewerSchema as exc:
-        warn(path, f"written by a newer pytest-llmops (schema {exc.args[0]}, this one reads {version}): "
-                   "left as it is, and not used")
+        warn(path, f"{_newer(exc, version)}: left as it is, and not used")
         return None, False
     except OSError as exc:  # the folder cannot be made
         warn(path, f"cannot be created ({exc.strerror or exc}): no cache")
