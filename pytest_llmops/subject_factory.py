@@ -31,6 +31,7 @@ class SubjectFactory:
         self._registry = registry
         self._rag_pipelines: dict[str, tuple[ModelSubject, Any]] = {}
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
+        self._rag_batch_failed: set[tuple[str, str]] = set()
         self._templates: dict[Path, PromptTemplate] = {}
         #: RAG case items per (suite file, model alias), answered together through their pipeline
         self.rag_items: dict[tuple[str, str], list[Any]] = {}
@@ -91,21 +92,24 @@ class SubjectFactory:
 
         All selected cases of the item's suite and model are answered together through the
         pipeline's ``batch`` method when it has one (one batched generation), otherwise one
-        by one as they run. An infra failure is returned for the case, not raised.
+        by one as they run (also after a batch call met an infra failure, so that it stays the
+        failing case's). An infra failure is returned for the case, not raised.
         ``cached`` says whether every generation behind the answer came from the cache.
         """
         key = (str(item.path), item.alias)
         shared, pipeline = self._shared_rag(item.suite.rag or self.settings.rag_target, item.alias)
         answers = self._rag_answers.setdefault(key, {})
-        if item.case.id not in answers and hasattr(pipeline, "batch"):
+        if item.case.id not in answers and hasattr(pipeline, "batch") and key not in self._rag_batch_failed:
             siblings = self.rag_items.get(key) or [item]
             try:
                 with _generations(shared) as made:
                     results = pipeline.batch([i.case.input for i in siblings])
                 flags = _cached_flags(made, len(siblings))
                 answers.update({i.case.id: (r, c) for i, r, c in zip(siblings, results, flags)})
-            except InfraError as exc:
-                answers.update({i.case.id: exc for i in siblings})
+            except InfraError:
+                # One failed generation fails the whole batch call: answer each case on its own
+                # (the batch's good generations come back from the cache), so it stays one case's error.
+                self._rag_batch_failed.add(key)
         if item.case.id not in answers:
             try:
                 with _generations(shared) as made:

@@ -75,3 +75,12 @@ def test_an_infra_error_in_a_python_tests_llm_call_is_an_error_in_pytest_too(pro
     result.stdout.fnmatch_lines(["ERROR test_uses_llm.py::test_endpoint_down[[]a[]] - *"])
     outcomes = {case["id"]: case["outcome"] for case in project.report()["cases"]}
     assert outcomes == {"test_endpoint_down[a]": "error", "test_wrong_answer[a]": "failed", "test_fine[a]": "passed"}
+
+
+def test_an_infra_error_in_a_batched_rag_call_is_only_its_own_cases_error(project: LlmProject) -> None:
+    """One failed generation fails the pipeline's whole batch call; the other cases still get their answers."""
+    project.write("pipelines.py", PIPELINE)
+    project.suite("rag/batched", SUITE.format(name="Pipeline").replace("What is two?", "What is two? INFRA_FAIL"))
+    project.run("--llm-model=echo:a")
+    outcomes = {case["id"]: case["outcome"] for case in project.report()["cases"]}
+    assert outcomes == {"one": "passed", "two": "error", "three": "passed"}
