@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +142,35 @@ def test_a_run_on_a_damaged_cache_completes_and_warns_once(project: LlmProject, 
     second.assert_outcomes(passed=N)
     assert "CacheWarning" not in second.stdout.str()
     assert len(echo_log_lines(log)) == N  # the rebuilt cache served the second run
+
+
+def _without_write_permission(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` where a read-only folder refuses writes even to root: in a user namespace
+    (``unshare -U``) the file's owner permissions apply, with no capability to override them."""
+    return subprocess.run(["unshare", "-U", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_read_only_cache_folder_serves_what_it_has_and_stores_nothing(project: LlmProject, tmp_path: Path) -> None:
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-U", "true"]).returncode != 0:
+        pytest.skip("unshare -U (a user namespace) is not available here")
+    log = tmp_path / "echo.log"
+    env = {**os.environ, "LLMOPS_ECHO_LOG": str(log)}
+    project.suite("cached", simple_suite(N, name="cached"))
+    command = [sys.executable, "-m", "pytest", "--llm-model=echo:a", "-p", "no:cacheprovider", "-q"]
+    assert subprocess.run(command, cwd=project.path, env=env, capture_output=True).returncode == 0
+    folder = project.path / ".llmops-cache"
+    for path in [*folder.iterdir(), folder]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    project.suite("more", simple_suite(N // 2, name="more").replace("question number", "other question number"))
+    try:
+        run = _without_write_permission(command, project.path, env)
+    finally:
+        folder.chmod(0o755)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out  # the run completes
+    assert out.count("CacheWarning") == 1 and "responses.sqlite" in out and "nothing new is stored" in out, out
+    assert "Traceback" not in out
+    # The cached answers were served; only the new suite's questions were generated, and none stored.
+    assert len(echo_log_lines(log)) == N + N // 2
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before

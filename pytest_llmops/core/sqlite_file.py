@@ -85,7 +85,15 @@ def _open_writable(path: Path, schema: str, version: int) -> sqlite3.Connection:
 
 
 def _open_read_only(path: Path, version: int) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        # A WAL file read-only needs its -shm index, which sqlite cannot create in a read-only
+        # folder; nothing can write there either, so the file is read as it stands.
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=60.0, isolation_level=None)
     try:
         _schema_version(conn, version)
         _check_pages(conn)
