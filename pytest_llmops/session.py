@@ -30,9 +30,10 @@ from pytest_llmops.core.engine import Engine
 from pytest_llmops.core.registry import Registry
 from pytest_llmops.core.specs import ModelSpec, SpecError
 from pytest_llmops.provenance import EngineCounters, engine_counters, environment, git_sha, merge_counters, model_entries
-from pytest_llmops.publish import Published, junit_properties, publish
+from pytest_llmops.publish import REPORT_NAME, Published, junit_properties, publish
 from pytest_llmops.records import BaselineCollector, attach_record, record_of
 from pytest_llmops.report.json_report import ReportBuilder
+from pytest_llmops.report.run_marker import clear_run_marker, mark_run_started
 from pytest_llmops.run_context import EngineRunContext
 from pytest_llmops.subject_factory import SubjectFactory
 from pytest_llmops.suites.builtins import registry_with
@@ -161,6 +162,10 @@ class LlmopsSession:
         """The ``llm_prompt`` fixture's template."""
         return PromptTemplate(prompt_template_path(self.config, item))
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self._builder is not None:  # the controller: the process that writes the report
+            mark_run_started(self.settings.report_dir, self.started_at, REPORT_NAME)
+
     # -- collection and prefetch ------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -223,9 +228,13 @@ class LlmopsSession:
             if self._engine is not None:
                 self.config.workeroutput["llmops_stats"] = engine_counters(self._engine)  # type: ignore[attr-defined]
             return
-        if self._builder is None or self._builder.case_count == 0:
+        if self._builder is None:
             return
         incomplete = self.completeness.finish(session)
+        if self._builder.case_count == 0:
+            if not incomplete:
+                clear_run_marker(self.settings.report_dir, self.started_at)  # finished, with nothing to report
+            return
         run = {**self._run_info(), "complete": not incomplete, "incomplete": incomplete}
         try:
             self.published = publish(self._builder, run, self.settings.report_dir, self.gate_config,
@@ -233,11 +242,12 @@ class LlmopsSession:
         except OSError as exc:  # a full disk, a folder that cannot be written
             self.publish_error = (f"llmops: could not write the report into {self.settings.report_dir}: "
                                   f"{exc.strerror or exc} ({exc.filename or 'no file name'}); any previous "
-                                  "report there is left as it was")
+                                  "report there is left as it was, marked as an earlier run's (no gate allows it)")
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # an infra failure: neither a pass nor a model failure
             return
         finally:
             self._builder.close()
+        clear_run_marker(self.settings.report_dir, self.started_at)
         if self._baseline_collector is not None:
             self.baselines_written = self._baseline_collector.write()
         self._add_junit_properties(self.published.header)

@@ -4,7 +4,10 @@ artifact is written whole or not at all."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,9 +92,11 @@ def test_sigterm_interrupts_the_run_and_leaves_no_half_written_file(project: Llm
 
 def test_a_full_disk_is_a_clear_error_and_the_previous_report_stays(project: LlmProject,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    project.write("llmops.yaml", GATES)
     project.suite("big", simple_suite(3))
     project.run("--llm-model=echo:a")
     before = project.report_path().read_bytes()
+    assert _gate(project).returncode == 0
 
     def full(path: Path, content: object) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -102,8 +107,11 @@ def test_a_full_disk_is_a_clear_error_and_the_previous_report_stays(project: Llm
     result = project.run("--llm-model=echo:a", "--llm-cache=off")
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stdout.fnmatch_lines(["*llmops: could not write the report into *reports: No space left on device "
-                                 "(*llmops-report.json); any previous report there is left as it was*"])
+                                 "(*llmops-report.json); any previous report there is left as it was, "
+                                 "marked as an earlier run's (no gate allows it)*"])
     assert project.report_path().read_bytes() == before
+    stale = _gate(project)  # intact, but not this run's: never ALLOWed as if it were
+    assert stale.returncode == 1 and "a later run (started" in stale.stdout
 
 
 def _chunks_then_full_disk() -> Iterator[bytes]:
@@ -142,3 +150,40 @@ def test_a_renderer_crash_keeps_the_json_and_removes_the_previous_runs_pages(pro
                                  "(the previous run's llmops-report.html, llmops-report.md removed)*"])
     assert sorted(p.name for p in reports.iterdir()) == ["llmops-report.json"]
     assert project.report()["run"]["complete"] is True and len(project.report()["cases"]) == 3
+
+
+FULL_DISK_SCRIPT = """
+set -e
+mount -t tmpfs -o size=256k tmpfs reports
+cp saved/* reports/
+dd if=/dev/zero of=reports/filler bs=4k 2>/dev/null || true   # until the disk is full
+set +e
+"$PYTHON" -m pytest --llm-model=echo:a --llm-cache=off -p no:cacheprovider -q > pytest.out 2>&1
+echo "pytest exit $?" >> pytest.out
+sha256sum reports/llmops-report.json | cut -d' ' -f1 > after.sha
+ls -a reports > after.ls
+"$PYTHON" -m pytest_llmops.cli gate reports/llmops-report.json --env dev > gate.out 2>&1
+echo "gate exit $?" >> gate.out
+"""
+
+
+def test_a_really_full_disk_keeps_the_previous_report_whole_and_never_allowed(project: LlmProject) -> None:
+    """The report folder on a full tmpfs (a mount namespace: ``unshare -Urm``), not a mocked write."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-Urm", "true"]).returncode != 0:
+        pytest.skip("unshare -Urm (user and mount namespaces) is not available here")
+    project.write("llmops.yaml", GATES)
+    project.suite("big", simple_suite(40, failing_every=0).replace("question number", "a longer question number"))
+    project.run("--llm-model=echo:a")
+    saved = project.path / "saved"
+    shutil.copytree(project.path / "reports", saved)
+    before = hashlib.sha256((saved / "llmops-report.json").read_bytes()).hexdigest()
+    project.write("full.sh", FULL_DISK_SCRIPT)
+    done = subprocess.run(["unshare", "-Urm", "sh", "full.sh"], cwd=project.path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = (project.path / "pytest.out").read_text()
+    assert "pytest exit 3" in out and "No space left on device" in out and "Traceback" not in out, out
+    assert (project.path / "after.sha").read_text().strip() == before  # the previous report, whole
+    assert not [name for name in (project.path / "after.ls").read_text().split() if name.endswith(".tmp")]
+    gate = (project.path / "gate.out").read_text()
+    assert "gate exit 1" in gate and "a later run (started" in gate, gate

@@ -9,8 +9,8 @@ the same report (timings aside).
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class ReportBuilder:
     #: kind name -> the suite kind (its ``aggregator()`` and ``face``); None: pass rate only
     kind_of: Callable[[str], Any] | None = None
     _spool: Any = None
+    _spool_size: int = 0
     _index: list[tuple[tuple[Any, ...], int, int]] = field(default_factory=list)
     suites: dict[tuple[str, str], SuiteTotals] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
@@ -73,9 +74,6 @@ class ReportBuilder:
 
     def add(self, record: dict[str, Any]) -> None:
         """Fold one case record in (a JSON-able dict with at least suite, model, id, outcome)."""
-        if self._spool is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._spool = tempfile.TemporaryFile(mode="w+b", dir=self.directory, prefix=".llmops-spool-")
         outcome = record.get("outcome")
         if outcome not in OUTCOMES:
             raise ValueError(f"record {record.get('id')!r} has outcome {outcome!r}; expected one of {OUTCOMES}")
@@ -101,10 +99,44 @@ class ReportBuilder:
         if record.get("gpu"):
             self.gpus.add(record["gpu"])
         data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        offset = self._spool.seek(0, os.SEEK_END)
-        self._spool.write(data)
+        offset = self._append(data)
         sort_key = (record["suite"], record["model"], record.get("index", 0), record["id"])
         self._index.append((sort_key, offset, len(data)))
+
+    def _append(self, data: bytes) -> int:
+        """Spool ``data`` after the records before it; its offset.
+
+        The spool is a file in the report folder (a long run's records need not fit in memory),
+        unbuffered so that a failed write is seen at once. When the folder cannot take it (a full
+        disk, no permission), the records move to memory and the run goes on: the report write at
+        the end then says what is wrong, or succeeds if space was freed meanwhile.
+        """
+        offset = self._spool_size
+        try:
+            if self._spool is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._spool = tempfile.TemporaryFile(mode="w+b", buffering=0, dir=self.directory,
+                                                     prefix=".llmops-spool-")
+            self._spool.seek(offset)
+            view = memoryview(data)
+            while view:
+                view = view[self._spool.write(view):]
+        except OSError:
+            self._spool = self._spool_in_memory(offset)
+            self._spool.seek(offset)
+            self._spool.write(data)
+        self._spool_size = offset + len(data)
+        return offset
+
+    def _spool_in_memory(self, good_bytes: int) -> io.BytesIO:
+        memory = io.BytesIO()
+        if self._spool is not None and not isinstance(self._spool, io.BytesIO):
+            self._spool.seek(0)
+            memory.write(self._spool.read(good_bytes))
+            self._spool.close()
+        elif self._spool is not None:
+            return self._spool
+        return memory
 
     @property
     def case_count(self) -> int:
@@ -145,3 +177,4 @@ class ReportBuilder:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+            self._spool_size = 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.report import SCHEMA_VERSION
+from pytest_llmops.report.run_marker import unfinished_run
 
 __all__ = ["ReportLoadError", "load_report", "read_report"]
 
@@ -36,6 +37,12 @@ def read_report(path: Path) -> tuple[dict[str, Any], bytes]:
     if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION \
             or not isinstance(report.get("suites"), dict):
         raise ReportLoadError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
+    stale = unfinished_run(path, report)
+    if stale is not None:
+        # A killed later run left this earlier report in place: read as incomplete, never ALLOWed.
+        run = report["run"] if isinstance(report.get("run"), dict) else {}
+        incomplete = run.get("incomplete") if isinstance(run.get("incomplete"), list) else []
+        report["run"] = {**run, "complete": False, "incomplete": [*incomplete, stale]}
     return report, data
 
 
