@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from llmops_testutils import LlmProject, echo_log_lines, simple_suite
+from pytest_llmops.report.run_marker import MARKER_NAME
 
 N = 200  # four engine chunks of 64
 
@@ -42,24 +43,33 @@ def big(project: LlmProject) -> LlmProject:
     return project
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+# (signal, answers stored before it is sent): kill -9 before anything is stored, after the
+# first chunk and during the last one; Ctrl-C and SIGTERM after the first chunk.
+KILL_POINTS = [(signal.SIGKILL, 0), (signal.SIGKILL, 64), (signal.SIGKILL, 192),
+               (signal.SIGINT, 64), (signal.SIGTERM, 64)]
+
+
+@pytest.mark.parametrize(("sig", "stored_before"), KILL_POINTS,
+                         ids=[f"{sig.name}-after-{rows}" for sig, rows in KILL_POINTS])
 def test_a_run_killed_while_generating_resumes_from_the_cache(big: LlmProject, tmp_path: Path,
-                                                              sig: signal.Signals) -> None:
+                                                              sig: signal.Signals, stored_before: int) -> None:
     log = tmp_path / "echo.log"
     db = big.path / ".llmops-cache" / "responses.sqlite"
     run = _pytest(big, env={"LLMOPS_ECHO_DELAY": "1.5", "LLMOPS_ECHO_LOG": str(log)})
     deadline = time.monotonic() + 120
-    while _rows(db) < 64 and time.monotonic() < deadline:  # the first chunk is stored
+    while _rows(db) < stored_before and time.monotonic() < deadline:  # these chunks are stored
         time.sleep(0.05)
     run.send_signal(sig)
-    run.communicate(timeout=120)
+    out, _ = run.communicate(timeout=120)
+    assert "Traceback" not in out
     stored = _rows(db)
-    assert 64 <= stored < N, "killed in the middle of generation"
+    assert stored_before <= stored < N, "killed in the middle of generation"
     before = len(echo_log_lines(log))
 
     again = _pytest(big, env={"LLMOPS_ECHO_LOG": str(log)})
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 1, out  # every seventh case fails its check, as in any run
+    assert "Traceback" not in out
     regenerated = len(echo_log_lines(log)) - before
     assert regenerated == N - stored  # what was stored before the kill is not generated again
     resumed = big.report()
@@ -70,6 +80,29 @@ def test_a_run_killed_while_generating_resumes_from_the_cache(big: LlmProject, t
     assert _cases(resumed) == _cases(big.report("uninterrupted"))
     leftovers = [p.name for p in (big.path / "reports").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def _gate(project: LlmProject) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_llmops.cli", "gate", str(project.report_path()), "--env", "dev"],
+                          cwd=project.path, capture_output=True, text=True, check=False)
+
+
+def test_a_killed_runs_folder_is_never_read_as_finished(big: LlmProject) -> None:
+    big.write("llmops.yaml", "environments:\n  dev:\n    checks:\n      - \"*: errors == 0\"\n")
+    _pytest(big).communicate(timeout=300)
+    assert _gate(big).returncode == 0  # a finished run: ALLOW
+    marker = big.path / "reports" / MARKER_NAME
+    killed = _pytest(big, "--llm-cache=off", env={"LLMOPS_ECHO_DELAY": "1.5"})
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.kill()
+    killed.communicate(timeout=60)
+    stale = _gate(big)  # the report in the folder is the earlier run's
+    assert stale.returncode == 1 and "a later run (started" in stale.stdout and "did not finish" in stale.stdout
+    assert "Traceback" not in stale.stdout + stale.stderr
+    _pytest(big).communicate(timeout=300)  # the same command again finishes, and its report is read as final
+    assert not marker.exists() and _gate(big).returncode == 0
 
 
 @pytest.mark.parametrize("runs", [2, 4])
