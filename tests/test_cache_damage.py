@@ -138,6 +138,7 @@ def test_a_run_on_a_damaged_cache_completes_and_warns_once(project: LlmProject, 
     first.assert_outcomes(passed=N)
     out = first.stdout.str()
     assert out.count("CacheWarning") == 1 and "responses.sqlite" in out and "rebuilt empty" in out
+    assert "Traceback" not in out
     second = project.run_subprocess("--llm-model=echo:a")
     second.assert_outcomes(passed=N)
     assert "CacheWarning" not in second.stdout.str()

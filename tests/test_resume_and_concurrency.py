@@ -116,9 +116,11 @@ def test_runs_sharing_one_cache_folder_all_complete_with_equal_outputs(project: 
     outputs = [proc.communicate(timeout=300)[0] for proc in procs]
     for proc, out in zip(procs, outputs):
         assert proc.returncode == 1 and "locked" not in out, out  # 1: the failing checks, nothing else
+        assert "Traceback" not in out
     reports = [project.report(f"r{i}") for i in range(runs)]
     assert all(len(r["cases"]) == N + N // 2 and r["run"]["complete"] for r in reports)
     assert all(_cases(r) == _cases(reports[0]) for r in reports)
+    assert not [p for p in project.path.rglob("*.tmp")]  # no half-written artifact anywhere
     # "other" asks the same questions as the first half of "big": N distinct requests in all.
     assert _rows(project.path / ".llmops-cache" / "responses.sqlite") == N  # no write lost
     # Each run generated what the cache did not have when it asked: nothing more often than once per run.
