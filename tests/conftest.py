@@ -20,6 +20,10 @@ from rouge_score import rouge_scorer  # noqa: F401
 # real models, and torch cannot be imported twice in one process.
 import torch  # noqa: F401
 import transformers  # noqa: F401
+# transformers 5.24 imports torch.distributed.tensor the first time it loads a model; if that
+# happens inside an inner run, the next load imports it again and torch refuses ("Only a single
+# TORCH_LIBRARY can be used to register the namespace c10d_functional").
+import transformers.modeling_utils  # noqa: F401
 
 from llmops_testutils import LlmProject
 from pytest_llmops.providers.model_store import llmops_home
