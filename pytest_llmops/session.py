@@ -71,6 +71,7 @@ class LlmopsSession:
         #: YAML case items per model alias, in collection order, for prefetching
         self.items_by_model: dict[str, list[CaseItem]] = {}
         self.completeness = RunCompleteness()
+        self._run_token: str | None = None  # the in-progress marker's (report/run_marker.py)
         if not self.settings.is_worker:
             config.pluginmanager.register(self.completeness, "llmops-completeness")
             self.completeness.catch_sigterm()
@@ -164,7 +165,7 @@ class LlmopsSession:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self._builder is not None:  # the controller: the process that writes the report
-            mark_run_started(self.settings.report_dir, self.started_at, REPORT_NAME)
+            self._run_token = mark_run_started(self.settings.report_dir, self.started_at, REPORT_NAME)
 
     # -- collection and prefetch ------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -233,7 +234,7 @@ class LlmopsSession:
         incomplete = self.completeness.finish(session)
         if self._builder.case_count == 0:
             if not incomplete:
-                clear_run_marker(self.settings.report_dir, self.started_at)  # finished, with nothing to report
+                clear_run_marker(self.settings.report_dir, self._run_token, REPORT_NAME)  # finished, with nothing to report
             return
         run = {**self._run_info(), "complete": not incomplete, "incomplete": incomplete}
         try:
@@ -247,7 +248,7 @@ class LlmopsSession:
             return
         finally:
             self._builder.close()
-        clear_run_marker(self.settings.report_dir, self.started_at)
+        clear_run_marker(self.settings.report_dir, self._run_token, REPORT_NAME)
         if self._baseline_collector is not None:
             self.baselines_written = self._baseline_collector.write()
         self._add_junit_properties(self.published.header)

@@ -187,3 +187,22 @@ def test_a_really_full_disk_keeps_the_previous_report_whole_and_never_allowed(pr
     assert not [name for name in (project.path / "after.ls").read_text().split() if name.endswith(".tmp")]
     gate = (project.path / "gate.out").read_text()
     assert "gate exit 1" in gate and "a later run (started" in gate, gate
+
+
+def test_the_in_progress_marker_names_the_report_it_supersedes(tmp_path: Path) -> None:
+    """Matched by content, not time: two runs can start in the same second."""
+    from pytest_llmops.report.run_marker import MARKER_NAME, clear_run_marker, mark_run_started, unfinished_run
+
+    report = tmp_path / "llmops-report.json"
+    assert mark_run_started(tmp_path, "2026-01-01T00:00:00+00:00", report.name) is None  # no report, no marker
+    report.write_bytes(b"earlier")
+    token = mark_run_started(tmp_path, "2026-01-01T00:00:00+00:00", report.name)
+    assert token and "did not finish" in (unfinished_run(report, {}, b"earlier") or "")
+    assert unfinished_run(report, {}, b"written since") is None  # the marked run (or a later one) wrote it
+    later = mark_run_started(tmp_path, "2026-01-01T00:00:00+00:00", report.name)  # a second run, same second
+    clear_run_marker(tmp_path, token, report.name)
+    assert (tmp_path / MARKER_NAME).exists()  # the later run's marker stays
+    clear_run_marker(tmp_path, later, report.name)
+    assert not (tmp_path / MARKER_NAME).exists()
+    (tmp_path / MARKER_NAME).write_bytes(b"")  # left empty by a full disk
+    assert unfinished_run(report, {}, b"anything") is not None

@@ -37,7 +37,7 @@ def read_report(path: Path) -> tuple[dict[str, Any], bytes]:
     if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION \
             or not isinstance(report.get("suites"), dict):
         raise ReportLoadError(f"{path}: not an llmops report with schema_version {SCHEMA_VERSION}")
-    stale = unfinished_run(path, report)
+    stale = unfinished_run(path, report, data)
     if stale is not None:
         # A killed later run left this earlier report in place: read as incomplete, never ALLOWed.
         run = report["run"] if isinstance(report.get("run"), dict) else {}

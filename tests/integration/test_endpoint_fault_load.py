@@ -58,7 +58,7 @@ def test_under_30_percent_500s_and_10_percent_malformed_bodies_at_most_one_case_
 
 def test_errors_that_remain_block_every_gate(llama_server, tmp_path: Path) -> None:
     with FaultyProxy(llama_server.base_url, chooser=seeded_faults(seed=1, rates={503: 1.0})) as proxy:
-        code, out, report = _run(f"openai:smollm2@{proxy.base_url}?max_retries=1", tmp_path / "down",
+        code, out, report = _run(f"openai:smollm2@{proxy.base_url}?max_retries=0", tmp_path / "down",
                                  "--llm-gate-env=dev")
     assert {case["outcome"] for case in report["cases"]} == {"error"}
     assert code != 0 and report["gate"]["decision"] == "BLOCK", out
