@@ -122,21 +122,15 @@ class ReportBuilder:
             while view:
                 view = view[self._spool.write(view):]
         except OSError:
-            self._spool = self._spool_in_memory(offset)
-            self._spool.seek(offset)
-            self._spool.write(data)
+            memory = io.BytesIO()  # never fails: later records land here without another try
+            if self._spool is not None:
+                self._spool.seek(0)
+                memory.write(self._spool.read(offset))  # the records written whole before this one
+                self._spool.close()
+            memory.write(data)
+            self._spool = memory
         self._spool_size = offset + len(data)
         return offset
-
-    def _spool_in_memory(self, good_bytes: int) -> io.BytesIO:
-        memory = io.BytesIO()
-        if self._spool is not None and not isinstance(self._spool, io.BytesIO):
-            self._spool.seek(0)
-            memory.write(self._spool.read(good_bytes))
-            self._spool.close()
-        elif self._spool is not None:
-            return self._spool
-        return memory
 
     @property
     def case_count(self) -> int:

@@ -59,16 +59,19 @@ def clear_run_marker(report_dir: Path, token: str | None, report_name: str) -> N
     marker = read_marker(report_dir)
     if marker is None:
         return
-    ours_or_unknown = marker.get("token") in (token, "?")
+    if marker.get("token") not in (token, "?") and marker.get("supersedes") == _sha256_of(report_dir / report_name):
+        return  # a later run's marker, naming the report now in the folder
     try:
-        current = hashlib.sha256((report_dir / report_name).read_bytes()).hexdigest()
+        (report_dir / MARKER_NAME).unlink()
     except OSError:
-        current = None
-    if ours_or_unknown or marker.get("supersedes") != current:
-        try:
-            (report_dir / MARKER_NAME).unlink()
-        except OSError:
-            pass
+        pass
+
+
+def _sha256_of(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def read_marker(report_dir: Path) -> dict[str, Any] | None:
