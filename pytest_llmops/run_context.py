@@ -75,8 +75,11 @@ class EngineRunContext:
     def describe(self, alias: str) -> dict[str, Any]:
         return self._engine().describe(alias)
 
-    def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
-        return self._subjects.judge(spec_or_alias)
+    def judge(self, spec_or_alias: str, temperature: float | None = None) -> Any:
+        """The grading model (a :class:`~pytest_llmops.core.subjects.Judge`) named by ``spec_or_alias``."""
+        if temperature is None:
+            return self._subjects.judge(spec_or_alias)
+        return self._subjects.judge(spec_or_alias, temperature)
 
     def template(self, path: Path) -> Any:
         return self._subjects.template(path)

@@ -15,10 +15,12 @@ import pytest
 from pytest_llmops.config import Settings
 from pytest_llmops.core.engine import Engine
 from pytest_llmops.core.specs import SpecError, parse_spec
-from pytest_llmops.core.subjects import ModelSubject, PromptTemplate, build_rag_pipeline
-from pytest_llmops.providers.base import InfraError
+from pytest_llmops.core.subjects import Judge, ModelSubject, PromptTemplate, build_rag_pipeline
+from pytest_llmops.providers.base import GenerationParams, InfraError
 
 JUDGE_MAX_NEW_TOKENS = 512
+# Judge repeats sample; 0.7 is a common default for sampled LLM-as-a-judge self-consistency.
+JUDGE_REPEAT_TEMPERATURE = 0.7
 SUBJECT_KEY = pytest.StashKey[ModelSubject]()
 
 
@@ -33,6 +35,7 @@ class SubjectFactory:
         self._rag_answers: dict[tuple[str, str], dict[str, Any]] = {}
         self._rag_batch_failed: set[tuple[str, str]] = set()
         self._templates: dict[Path, PromptTemplate] = {}
+        self._judges: dict[str, Judge] = {}
         #: RAG case items per (suite file, model alias), answered together through their pipeline
         self.rag_items: dict[tuple[str, str], list[Any]] = {}
 
@@ -42,12 +45,15 @@ class SubjectFactory:
         item.stash[SUBJECT_KEY] = subject
         return subject
 
-    def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
-        """``(prompt -> text, name)`` for a grading model: a run alias or any model spec.
+    def judge(self, spec_or_alias: str, temperature: float = JUDGE_REPEAT_TEMPERATURE) -> Judge:
+        """The grading model named by a run alias or any model spec, built once per run.
 
-        The judge's generations go through the engine and the cache like any other, so a
-        rerun does not pay for grading again.
+        Greedy with a budget of 512 new tokens (graders answer in JSON with reasons: the run's
+        default budget cuts them off); repeats sample at ``temperature``, one seed each.
         """
+        key = f"{spec_or_alias}|{temperature}"
+        if key in self._judges:
+            return self._judges[key]
         engine = self._engine()
         if spec_or_alias in engine.aliases:
             alias = spec_or_alias
@@ -59,13 +65,11 @@ class SubjectFactory:
             self._registry().validate_spec(spec)
             engine.add_model(spec)
             alias = spec.alias
-        subject = ModelSubject(engine, alias, self.settings.default_params)
-
-        def ask(prompt: str) -> str:
-            # Graders answer in JSON with reasons: the run's default token budget cuts them off.
-            return subject.generate(prompt, max_new_tokens=JUDGE_MAX_NEW_TOKENS)
-
-        return ask, f"{alias} ({engine.spec(alias).raw})"
+        params = GenerationParams.from_mapping({"max_new_tokens": JUDGE_MAX_NEW_TOKENS}, self.settings.default_params)
+        repeat_params = GenerationParams.from_mapping({"temperature": temperature}, params)
+        judge = Judge(engine, alias, params, f"{alias} ({engine.spec(alias).raw})", repeat_params)
+        self._judges[key] = judge
+        return judge
 
     def template(self, path: Path) -> PromptTemplate:
         """A prompt template loaded once per run."""

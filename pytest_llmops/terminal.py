@@ -23,7 +23,7 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
                   f"key metric [95% CI]")
     for name, suite in suites.items():
         tr.write_line(f"{name.ljust(width)}  {suite['model']:<12} {suite['n']:>5} {suite['passed']:>5} "
-                      f"{suite['failed']:>5} {suite['errors']:>4}  {headline_text(suite)}")
+                      f"{suite['failed']:>5} {suite['errors']:>4}  {headline_text(suite)}{_judge_text(suite)}")
     for alias, values in counters.items():
         tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
                       f"from cache, {int(values['infra_errors'])} infra errors")
@@ -48,3 +48,15 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
             tr.write_line(line)
         allowed = published.gate.decision == "ALLOW"
         tr.write_line(lines[-1], green=allowed, red=not allowed, bold=True)
+
+
+def _judge_text(suite: dict[str, Any]) -> str:
+    """``; judge errors 1/40 (2.5%)`` for a suite graded by a judge model, else nothing."""
+    judge = (suite.get("metrics") or {}).get("judge")
+    if not isinstance(judge, dict) or not judge.get("cases"):
+        return ""
+    errors, cases = int(judge.get("errors") or 0), int(judge["cases"])
+    text = f"; judge errors {errors}/{cases} ({errors / cases:.0%})"
+    if judge.get("repeats", 1) and int(judge.get("repeats") or 1) > 1:
+        text += f", self-agreement {judge.get('self_agreement') or 0:.2f}"
+    return text

@@ -57,3 +57,20 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> LlmProject:
     return LlmProject(pytester)
+
+
+# The packages behind the DeepEval, garak and constrained-decoding tests. They come with the
+# dev extra; where CI requires them (LLMOPS_REQUIRE_EXTRAS=1) a missing one stops the run at
+# start instead of letting those tests skip.
+REQUIRED_EXTRAS = ("deepeval", "garak", "llguidance")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import importlib.util
+
+    if os.environ.get("LLMOPS_REQUIRE_EXTRAS") != "1":
+        return
+    missing = [name for name in REQUIRED_EXTRAS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(f"LLMOPS_REQUIRE_EXTRAS=1 but {', '.join(missing)} is not installed: "
+                                f"pip install -c constraints.txt -e '.[dev]'")

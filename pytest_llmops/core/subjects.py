@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 from pytest_llmops.core.engine import Engine
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, Message
+from pytest_llmops.providers.schema_decoding import bounded_schema
 
 
 class ModelSubject:
@@ -64,6 +65,54 @@ class ModelSubject:
 
     def __repr__(self) -> str:
         return f"<ModelSubject {self.alias} ({self.spec})>"
+
+
+class Judge:
+    """A grading model: prompts (each with an optional JSON schema for the answer) in, texts out.
+
+    Its generations go through the engine and the cache like any other, so a rerun does not
+    pay for grading again, and many prompts asked together are one batch. A prompt with a
+    schema is answered under constrained decoding where the provider can do it.
+    ``repeat`` ``i > 0`` re-asks with sample index ``i`` at the sampling ``params`` (another seed).
+    """
+
+    def __init__(self, engine: Engine, alias: str, params: GenerationParams, name: str,
+                 repeat_params: GenerationParams | None = None) -> None:
+        self.engine = engine
+        self.alias = alias
+        self.params = params
+        self.repeat_params = repeat_params or params
+        self.name = name
+        self.asked = 0
+        self.failed = 0  # prompts the engine could not answer (infra errors)
+
+    def fingerprint(self) -> str:
+        """The judge model's fingerprint (weights and tokenizer, or endpoint and model name)."""
+        return self.engine.fingerprint(self.alias)
+
+    def _request(self, prompt: str, schema: dict[str, Any] | None, repeat: int) -> GenerationRequest:
+        params = self.params if repeat == 0 else self.repeat_params
+        # Bounded so that a constrained answer always ends inside the token budget.
+        bounded = bounded_schema(schema) if schema is not None else None
+        return GenerationRequest.prompt(prompt, params=params, sample_index=repeat, response_schema=bounded)
+
+    def __call__(self, prompt: str, schema: dict[str, Any] | None = None, repeat: int = 0) -> str:
+        """One answer (raises ``InfraError`` when the judge could not be asked)."""
+        (answer,) = self.ask_many([(prompt, schema)], repeat)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def ask_many(self, items: Sequence[tuple[str, dict[str, Any] | None]],
+                 repeat: int = 0) -> list[str | Exception]:
+        """Answers to ``(prompt, schema)`` pairs in one batch; an infra error in place of an answer."""
+        results = self.engine.generate_many(self.alias, [self._request(p, s, repeat) for p, s in items])
+        self.asked += len(results)
+        self.failed += sum(isinstance(r, Exception) for r in results)
+        return [r if isinstance(r, Exception) else r.text for r in results]
+
+    def __repr__(self) -> str:
+        return f"<Judge {self.name}>"
 
 
 class PromptTemplate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -63,6 +64,10 @@ class GenerationRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     sample_index: int = 0
     raw_prompt: str | None = None  # set when the chat template is bypassed
+    # A JSON schema (canonical JSON text) the answer must follow: providers that can constrain
+    # decoding to it do (hf through llguidance, OpenAI-compatible servers through
+    # response_format). Text, not a dict, so that requests stay hashable.
+    response_schema: str | None = None
 
     @classmethod
     def chat(cls, messages: Sequence[Message], params: GenerationParams | None = None,
@@ -72,20 +77,26 @@ class GenerationRequest:
 
     @classmethod
     def prompt(cls, text: str, system: str | None = None, params: GenerationParams | None = None,
-               sample_index: int = 0) -> "GenerationRequest":
+               sample_index: int = 0, response_schema: dict[str, Any] | None = None) -> "GenerationRequest":
         messages: list[Message] = []
         if system:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": text})
-        return cls.chat(messages, params, sample_index)
+        request = cls.chat(messages, params, sample_index)
+        if response_schema is not None:
+            request = dataclasses.replace(request, response_schema=json.dumps(response_schema, sort_keys=True))
+        return request
 
     def message_dicts(self) -> list[Message]:
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def content_key(self) -> str:
         """A stable digest of what is asked (messages, params, sample index)."""
-        payload = {"messages": self.messages, "raw": self.raw_prompt, "params": self.params.as_dict(),
-                   "sample": self.sample_index}
+        payload: dict[str, Any] = {"messages": self.messages, "raw": self.raw_prompt,
+                                   "params": self.params.as_dict(), "sample": self.sample_index}
+        if self.response_schema is not None:
+            # Only when set, so every unconstrained request keeps the key it always had.
+            payload["schema"] = self.response_schema
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

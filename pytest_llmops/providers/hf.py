@@ -21,6 +21,7 @@ from pytest_llmops.providers.model_store import (
 )
 from pytest_llmops.core.specs import ModelSpec
 from pytest_llmops.providers.hf_options import HFOptionError, HFOptions
+from pytest_llmops.providers.schema_decoding import SchemaLogitsProcessor, llguidance_tokenizer
 
 __all__ = ["HFOptionError", "HFProvider"]
 
@@ -42,6 +43,7 @@ class HFProvider:
         self._model: Any = None
         self._tokenizer: Any = None
         self._fingerprint: str | None = None
+        self._llg_tokenizer: Any = None
         self.load_seconds = 0.0
 
     # -- loading -------------------------------------------------------------------------
@@ -144,20 +146,21 @@ class HFProvider:
         for params, indices in groups.items():
             lengths = {i: len(self.tokenizer(texts[i])["input_ids"]) for i in indices}
             indices.sort(key=lambda i: -lengths[i])
-            for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params)):
+            schemas = [requests[i].response_schema for i in indices]
+            for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params, schemas)):
                 results[i] = gen
         for i in sampled:
             results[i] = self._run_sampled(texts[i], requests[i])
         return [r for r in results if r is not None]
 
-    def _run_batched(self, prompts: list[str], params: Any) -> list[Generation]:
+    def _run_batched(self, prompts: list[str], params: Any, schemas: list[str | None]) -> list[Generation]:
         size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts))
         out: list[Generation] = []
         start = 0
         while start < len(prompts):
             chunk = prompts[start:start + size]
             try:
-                out.extend(self._generate(chunk, params, do_sample=False))
+                out.extend(self._generate(chunk, params, do_sample=False, schemas=schemas[start:start + size]))
             except Exception as exc:  # noqa: BLE001 - only OOM is retried, the rest re-raised
                 if not device_mod.is_out_of_memory(exc) or size == 1:
                     raise
@@ -172,9 +175,10 @@ class HFProvider:
 
         # A seed per (run seed, sample index) makes sampled outputs reproducible one by one.
         torch.manual_seed(request.params.seed * 1_000_003 + request.sample_index)
-        return self._generate([prompt], request.params, do_sample=True)[0]
+        return self._generate([prompt], request.params, do_sample=True, schemas=[request.response_schema])[0]
 
-    def _generate(self, prompts: list[str], params: Any, do_sample: bool) -> list[Generation]:
+    def _generate(self, prompts: list[str], params: Any, do_sample: bool,
+                  schemas: list[str | None]) -> list[Generation]:
         tok, model = self.tokenizer, self.model
         enc = tok(prompts, return_tensors="pt", padding=True).to(self.device)
         kwargs: dict[str, Any] = {
@@ -190,6 +194,11 @@ class HFProvider:
         if params.stop:
             kwargs["stop_strings"] = list(params.stop)
             kwargs["tokenizer"] = tok
+        if any(schema is not None for schema in schemas):
+            from transformers import LogitsProcessorList  # transformers: only once a local model is used
+
+            kwargs["logits_processor"] = LogitsProcessorList([SchemaLogitsProcessor(
+                self._schema_tokenizer(), schemas, {tok.eos_token_id, tok.pad_token_id})])
         start = time.perf_counter()
         output = model.generate(**enc, **kwargs)
         seconds = time.perf_counter() - start
@@ -211,6 +220,12 @@ class HFProvider:
             gens.append(Generation(text=text, output_tokens=length, finish_reason=finish,
                                    seconds=seconds / len(prompts), batch_size=len(prompts)))
         return gens
+
+    def _schema_tokenizer(self) -> Any:
+        """llguidance's tokenizer for schema-constrained requests, built on first use."""
+        if self._llg_tokenizer is None:
+            self._llg_tokenizer = llguidance_tokenizer(self.tokenizer)
+        return self._llg_tokenizer
 
     def close(self) -> None:
         self._model = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import re
@@ -19,7 +20,12 @@ from typing import Any, Sequence
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.core.specs import ModelSpec
 
-_OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries")
+_OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries", "schema_format")
+
+# How a request's JSON schema is sent. OpenAI, vLLM and llama.cpp's llama-server take
+# `json_schema`; llama-cpp-python's server takes only `json_object` with a `schema` (it answers
+# 422 to `json_schema`).
+SCHEMA_FORMATS = ("json_schema", "json_object")
 
 
 def check_openai_spec(spec: ModelSpec) -> None:
@@ -27,6 +33,9 @@ def check_openai_spec(spec: ModelSpec) -> None:
     unknown = set(spec.options) - set(_OPTIONS)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} in {spec.raw!r}; accepted: {', '.join(_OPTIONS)}")
+    schema_format = spec.options.get("schema_format")
+    if schema_format is not None and schema_format not in SCHEMA_FORMATS:
+        raise ValueError(f"schema_format={schema_format!r} in {spec.raw!r}; expected one of {', '.join(SCHEMA_FORMATS)}")
     numbers = {"timeout": (float, "a number of seconds above 0"), "concurrency": (int, "a whole number of at least 1"),
                "max_retries": (int, "a whole number of at least 0")}
     for name, (kind, expected) in numbers.items():
@@ -56,6 +65,8 @@ class OpenAIProvider:
         # per run on average and 5 leave 0.2 (benchmarks/endpoint_faults.py); a retry costs backoff only.
         self.max_retries = int(spec.options.get("max_retries", 5))
         self.backoff_base = 0.5
+        self.schema_format = spec.options.get("schema_format", "json_schema")
+        self._schema_format_chosen = "schema_format" in spec.options
 
     def fingerprint(self) -> str:
         """Endpoint + model name: what the remote side serves is outside our view."""
@@ -111,12 +122,34 @@ class OpenAIProvider:
         if params.stop:
             kwargs["stop"] = list(params.stop)
         start = time.perf_counter()
-        response = await client.chat.completions.create(**kwargs)
+        if request.response_schema is None:
+            response = await client.chat.completions.create(**kwargs)
+        else:
+            response = await self._create_constrained(client, kwargs, json.loads(request.response_schema))
         seconds = time.perf_counter() - start
         choice = self._checked_choice(response)
         usage = getattr(response, "usage", None)
         return Generation(text=choice.message.content or "", finish_reason=choice.finish_reason,
                           output_tokens=getattr(usage, "completion_tokens", None), seconds=seconds)
+
+    async def _create_constrained(self, client: Any, kwargs: dict[str, Any], schema: dict[str, Any]) -> Any:
+        """A completion constrained to ``schema``; learns once that a server takes only ``json_object``."""
+        from openai import BadRequestError, UnprocessableEntityError  # openai: only when an endpoint is called
+
+        try:
+            return await client.chat.completions.create(**kwargs, response_format=self._response_format(schema))
+        except (BadRequestError, UnprocessableEntityError):
+            if self._schema_format_chosen or self.schema_format == "json_object":
+                raise
+            # llama-cpp-python's server refuses `json_schema` (422); its `json_object` takes a schema.
+            self.schema_format, self._schema_format_chosen = "json_object", True
+            return await client.chat.completions.create(**kwargs, response_format=self._response_format(schema))
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The ``response_format`` that makes the server constrain decoding to ``schema``."""
+        if self.schema_format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
 
     def _checked_choice(self, response: Any) -> Any:
         """The response's first choice, or :class:`_BrokenResponse` (retried) when the body is not a

@@ -192,20 +192,20 @@ def _needed_fields(name: str, options: dict[str, Any]) -> tuple[str, ...]:
 
 # -- DeepEval, imported lazily -----------------------------------------------------------
 
-def _apply_env() -> None:
+def apply_env() -> None:
     os.environ.update(_DEEPEVAL_ENV)
 
 
 _first_import = True
 
 
-def _import_deepeval() -> Any:
+def import_deepeval() -> Any:
     """Import DeepEval with its switches set; ``DeepEvalUnavailable`` when it is not installed."""
     global _first_import
     # Someone else imported DeepEval before our first call, with telemetry still on?
     preloaded = _first_import and "deepeval" in sys.modules
     opted_out_before = os.environ.get("DEEPEVAL_TELEMETRY_OPT_OUT", "").lower() in ("1", "true", "yes", "on")
-    _apply_env()
+    apply_env()
     try:
         import deepeval  # deepeval (optional extra): only when a DeepEval metric scores
         import deepeval.metrics
@@ -227,7 +227,7 @@ def _warn_preloaded() -> None:
                   "DEEPEVAL_TELEMETRY_OPT_OUT=1 in the environment", RuntimeWarning, stacklevel=3)
 
 
-def _excerpt(text: str) -> str:
+def excerpt(text: str) -> str:
     text = text.strip()
     return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
@@ -268,74 +268,10 @@ def parse_judge_answer(text: str, schema: Any, judge_name: str) -> Any:
             why = str(exc)
         raise JudgeFailed(f"judge {judge_name} gave no usable JSON for DeepEval's {step} step ({why}); "
                           f"if the answer was cut short, allow the judge more max_new_tokens. "
-                          f"Answer: {_excerpt(text)!r}") from exc
+                          f"Answer: {excerpt(text)!r}") from exc
 
 
-@functools.lru_cache(maxsize=1)
-def _judge_model_class() -> type:
-    """The ``DeepEvalBaseLLM`` subclass, defined on first use (its base class is DeepEval's)."""
-    from deepeval.models import DeepEvalBaseLLM  # deepeval (optional extra): only when a DeepEval metric scores
-
-    class JudgeModel(DeepEvalBaseLLM):
-        """A judge callable behind DeepEval's custom-model interface."""
-
-        def __init__(self, judge: Callable[[str], str], judge_name: str) -> None:
-            self.judge = judge
-            self.judge_name = judge_name
-            self.answers: list[str] = []
-            self.judge_error: BaseException | None = None
-            super().__init__(judge_name)
-
-        def load_model(self, *args: Any, **kwargs: Any) -> Callable[[str], str]:
-            return self.judge  # already loaded: the engine loads models on first use
-
-        def generate(self, prompt: str, schema: Any = None, **kwargs: Any) -> Any:
-            if kwargs or not isinstance(prompt, str):
-                # Audio or image prompts: our judges take text only.
-                raise JudgeFailed(f"judge {self.judge_name} takes text prompts only; DeepEval asked with "
-                                  f"{sorted(kwargs) or type(prompt).__name__}")
-            try:
-                text = self.judge(prompt)
-            except BaseException as exc:
-                self.judge_error = exc  # re-raised unchanged by score_with_deepeval
-                raise
-            self.answers.append(text)
-            if schema is None:
-                return text  # DeepEval parses it; its errors become JudgeFailed in score_with_deepeval
-            return parse_judge_answer(text, schema, self.judge_name)
-
-        async def a_generate(self, prompt: str, schema: Any = None, **kwargs: Any) -> Any:
-            # Only reached with async_mode on, which the bridge never sets.
-            return self.generate(prompt, schema, **kwargs)
-
-        def generate_with_schema(self, *args: Any, schema: Any = None, **kwargs: Any) -> Any:
-            # The base class retries without the schema on *any* TypeError, which would hide a
-            # TypeError raised by the judge itself; our generate always takes a schema.
-            return self.generate(*args, schema=schema, **kwargs)
-
-        async def a_generate_with_schema(self, *args: Any, schema: Any = None, **kwargs: Any) -> Any:
-            return self.generate(*args, schema=schema, **kwargs)
-
-        def get_model_name(self, *args: Any, **kwargs: Any) -> str:
-            return self.judge_name
-
-        # Capabilities: plain text in, text out. No log-probs, so GEval asks for a JSON score.
-        def supports_log_probs(self) -> bool:
-            return False
-
-        def supports_structured_outputs(self) -> bool:
-            return False
-
-        def supports_json_mode(self) -> bool:
-            return False
-
-        def supports_multimodal(self) -> bool:
-            return False
-
-    return JudgeModel
-
-
-def _build_metric(name: str, options: dict[str, Any], model: Any) -> Any:
+def build_metric(name: str, options: dict[str, Any], model: Any) -> Any:
     from deepeval import metrics  # deepeval (optional extra): only when a DeepEval metric scores
     from deepeval.test_case import SingleTurnParams
 
@@ -344,13 +280,13 @@ def _build_metric(name: str, options: dict[str, Any], model: Any) -> Any:
         kwargs["evaluation_params"] = [SingleTurnParams(p) for p in kwargs["evaluation_params"]]
     if _METRICS[name].pins_eval_mode:
         kwargs["eval_mode"] = "llm"
-    # Synchronous and quiet: no event loop of ours to share, no verbose logs on stdout.
-    return getattr(metrics, name)(model=model, async_mode=False, verbose_mode=False, **kwargs)
+    # Asynchronous (we await a_measure, many cases at once) and quiet: no verbose logs on stdout.
+    return getattr(metrics, name)(model=model, async_mode=True, verbose_mode=False, **kwargs)
 
 
 def score_with_deepeval(name: str, options: dict[str, Any], *, input: str, actual_output: str,
                         expected_output: str | None, retrieval_context: list[str] | None,
-                        judge: Callable[[str], str], judge_name: str) -> tuple[float, str]:
+                        judge: Callable[..., str], judge_name: str) -> tuple[float, str]:
     """Run DeepEval metric ``name`` on one test case with ``judge`` as its evaluation model.
 
     Returns ``(score, reason)`` with the score in [0, 1] (the reason is empty when
@@ -358,34 +294,51 @@ def score_with_deepeval(name: str, options: dict[str, Any], *, input: str, actua
     test-case field, :class:`DeepEvalUnavailable` without the extra, :class:`JudgeFailed`
     when the judge's answers cannot be used, and whatever the judge callable itself raised
     (e.g. ``InfraError``) unchanged.
+
+    ``judge`` takes a prompt and, if it has a ``schema`` parameter, the JSON schema DeepEval
+    asks for (so that it can constrain its decoding to it). Many cases are scored at once,
+    with the judge's prompts batched, by :func:`~pytest_llmops.integrations.deepeval.batch.score_many`.
     """
+    from pytest_llmops.integrations.deepeval.batch import JudgeCase, one_by_one, score_many
+
+    case = JudgeCase(input=input, actual_output=actual_output, expected_output=expected_output,
+                     retrieval_context=retrieval_context)
+    (result,) = score_many(name, options, [case], one_by_one(judge), judge_name)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def check_case(name: str, options: dict[str, Any], expected_output: str | None,
+               retrieval_context: list[str] | None) -> dict[str, Any]:
+    """Validated options for ``name``; ``ValueError`` when the case lacks a field the metric needs."""
     checked = validate_metric(name, options)
     given = {"expected_output": expected_output, "retrieval_context": retrieval_context}
     missing = [f for f in _needed_fields(name, checked) if not given[f]]
     if missing:
         raise ValueError(f"DeepEval metric {name} needs {' and '.join(missing)} in the case")
-    _import_deepeval()
-    _apply_env()  # again: a user's code may have changed them since the import
-    from deepeval.test_case import LLMTestCase  # deepeval (optional extra): only when a DeepEval metric scores
+    return checked
 
-    model = _judge_model_class()(judge, judge_name)
-    metric = _build_metric(name, checked, model)
-    test_case = LLMTestCase(input=input, actual_output=actual_output, expected_output=expected_output,
-                            retrieval_context=list(retrieval_context) if retrieval_context else None)
-    try:
-        metric.measure(test_case, _show_indicator=False)
-    except JudgeFailed:
-        raise
-    except Exception as exc:
-        if model.judge_error is not None:
-            raise model.judge_error  # the judge's own error (e.g. InfraError), unchanged
-        last = _excerpt(model.answers[-1]) if model.answers else "(none)"
-        raise JudgeFailed(f"DeepEval {name} could not use the answers of judge {judge_name}: "
-                          f"{type(exc).__name__}: {exc}. Last answer: {last!r}") from exc
+
+def checked_score(metric: Any, model: Any, name: str, judge_name: str) -> tuple[float, str]:
+    """The metric's ``(score, reason)`` after a measure; ``JudgeFailed`` when the score is unusable."""
     score = metric.score
     if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score) \
             or not 0 <= score <= 1:
-        last = _excerpt(model.answers[-1]) if model.answers else "(none)"
+        last = excerpt(model.answers[-1]) if model.answers else "(none)"
         raise JudgeFailed(f"DeepEval {name} scored {score!r} from the answers of judge {judge_name}, "
                           f"outside [0, 1]. Last answer: {last!r}")
     return float(score), metric.reason or ""
+
+
+def measure_failed(exc: BaseException, model: Any, name: str, judge_name: str) -> BaseException:
+    """What a failed measure means: the judge's own error unchanged, else ``JudgeFailed``."""
+    if isinstance(exc, JudgeFailed):
+        return exc
+    if model.judge_error is not None:
+        return model.judge_error  # the judge's own error (e.g. InfraError), unchanged
+    last = excerpt(model.answers[-1]) if model.answers else "(none)"
+    failed = JudgeFailed(f"DeepEval {name} could not use the answers of judge {judge_name}: "
+                         f"{type(exc).__name__}: {exc}. Last answer: {last!r}")
+    failed.__cause__ = exc
+    return failed

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator
+from pytest_llmops.suites.regression.judging import JudgeTally
 from pytest_llmops.suites.regression.agreement import VERDICT_SCORE, sign_test_worse, smallest_alarm
 from pytest_llmops.suites.regression.paired import (
     decide,
@@ -44,8 +45,11 @@ class RegressionAggregator(Aggregator):
         self.baseline_file: str | None = None
         self.agreement: dict[str, dict[str, Any]] = {}  # case id -> agreement record
         self.agreement_config: dict[str, Any] | None = None
+        self.judge = JudgeTally()
 
     def add(self, record: dict[str, Any]) -> None:
+        if isinstance(record.get("judge"), dict):
+            self.judge.add(record["judge"])
         result = record.get("regression")
         if not isinstance(result, dict):
             # An errored case ran (it is not stale); it simply has no scores.
@@ -69,9 +73,10 @@ class RegressionAggregator(Aggregator):
             self.new.append(case)
 
     def metrics(self) -> dict[str, Any]:
+        judged = {"judge": self.judge.summary()} if self.judge.cases else {}
         if not self.config:
-            return {}
-        out: dict[str, Any] = {}
+            return judged
+        out: dict[str, Any] = dict(judged)
         for name in self.config:
             scores = [s[name] for s in self.candidate.values()]
             passes = sum(1 for p in self.passed.values() if p[name])

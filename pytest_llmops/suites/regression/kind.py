@@ -19,11 +19,29 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmops.core.baseline import baseline_path
 from pytest_llmops.providers.base import Generation, InfraError
-from pytest_llmops.suites.kinds import Aggregator, CaseRun, Evaluation, Fail, ReportFace, SuiteKind, rate_summary
+from pytest_llmops.suites.kinds import (
+    Aggregator,
+    CaseRun,
+    Evaluation,
+    Fail,
+    ReportFace,
+    SuiteKind,
+    error_reason,
+    rate_summary,
+)
 from pytest_llmops.checks.fluency import shared_fluency_scorer
 from pytest_llmops.suites.regression.aggregate import RegressionAggregator
 from pytest_llmops.suites.regression.agreement import AgreementSpec
 from pytest_llmops.suites.regression.scoring import score_answers
+from pytest_llmops.suites.regression.judging import (
+    SuiteJudge,
+    check_unstable,
+    judge_errors,
+    judge_record,
+    parse_judge_settings,
+    peeked_answers,
+    prefetch_judgements,
+)
 from pytest_llmops.suites.regression.golden import GoldenError, GoldenRow, GoldenSet, inline_dataset, load_dataset
 from pytest_llmops.suites.regression.metrics import (
     BUILTIN_METRICS,
@@ -63,13 +81,17 @@ class RegressionKind(SuiteKind):
     """Golden-set scoring with paired candidate-vs-baseline statistics."""
 
     name = "regression"
-    extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge", "agreement"})
+    extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge", "agreement", "judge_repeats",
+                            "judge_temperature"})
     uses_baseline_model = True
     face: ReportFace = DecisionFace(headline="decision", label="decision")
 
     def __init__(self) -> None:
         #: (run, suite, model) whose answers were fluency-scored in bulk
         self._fluency_prefetched: set[tuple[int, str, str]] = set()
+        #: (run, suite, model) -> its judge, with the DeepEval scores of the suite's answers
+        self._judges: dict[tuple[int, str, str], SuiteJudge] = {}
+        self._judged: set[tuple[int, str, str]] = set()  # ... whose answers were judged in bulk
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list[CaseSpec]],
@@ -99,6 +121,7 @@ class RegressionKind(SuiteKind):
             raise fail("judge", "expected a model spec or alias, e.g. 'smollm2'")
         if any(m.name.startswith(DEEPEVAL_PREFIX) for m in metrics) and judge is None:
             raise fail("judge", "DeepEval metrics need 'judge: SPEC', the model subject that grades them")
+        judging = parse_judge_settings(data, fail)
         prompt_sha = _prompt_hash(suite)
         cases = []
         for index, row in enumerate(golden.rows):
@@ -108,7 +131,7 @@ class RegressionKind(SuiteKind):
                 input=row.input, vars=row.vars, system=row.system if row.system is not None else suite.system,
                 checks=[], params=params, tags=row.tags,
                 data={"row": row, "metrics": metrics, "dataset_sha256": golden.sha256, "dataset": golden.source,
-                      "prompt_sha256": prompt_sha, "judge": judge, "agreement": agreement}))
+                      "prompt_sha256": prompt_sha, "judge": judge, "agreement": agreement, **judging}))
         return cases
 
     @staticmethod
@@ -208,10 +231,16 @@ class RegressionKind(SuiteKind):
         row: GoldenRow = data["row"]
         metrics: list[MetricSpec] = data["metrics"]
         context = MetricContext(input_text=row.input or json.dumps(row.vars, sort_keys=True))
-        if data.get("judge"):
-            context.judge, context.judge_name = case.run.judge(data["judge"])
         output = generations[0].text
         baseline = self._baseline_output(case)
+        suite_judge = self._suite_judge(case) if data.get("judge") else None
+        if suite_judge is not None:
+            context.suite_judge, context.judge_name = suite_judge, suite_judge.judge.name
+            key = (id(case.run), case.suite_name, case.alias)
+            if case.suite_complete and key not in self._judged:
+                self._judged.add(key)
+                prefetch_judgements(case, suite_judge, metrics, baseline is not None,
+                                    [output, baseline[1] if baseline is not None else None])
         agreement: AgreementSpec = data.get("agreement") or AgreementSpec()
         compared = baseline is not None and baseline[1] is not None
         fluency_of: dict[str, float] = {}
@@ -227,9 +256,18 @@ class RegressionKind(SuiteKind):
             fluency_of = dict(zip(answers, scorer.score_many([(messages, a) for a in answers])))
             context.fluency = fluency_of.__getitem__
         baseline_output = baseline[1] if compared else None  # type: ignore[index]
+        try:
+            scored = score_answers(metrics, row, output, baseline_output, context, agreement, _embedding_cosine)
+            check_unstable(context.judgements)
+        except judge_errors() as exc:
+            if suite_judge is None:
+                raise
+            # A judge that failed or wavered: no verdict for this case, and the record says why.
+            return Evaluation(outcome="error", failure=error_reason(exc),
+                              fields={"judge": judge_record(suite_judge, context.judgements, exc)})
         result: dict[str, Any] = {
             "status": "no_baseline",
-            **score_answers(metrics, row, output, baseline_output, context, agreement, _embedding_cosine),
+            **scored,
             "metrics_config": {m.name: m.config() for m in metrics},
             "suite_complete": case.suite_complete,
             "seed": case.suite.params.seed,
@@ -242,9 +280,20 @@ class RegressionKind(SuiteKind):
             if baseline[0].startswith("file:"):
                 result["baseline_file"] = str(_baseline_file(case))  # the controller re-reads it for stale cases
             result["status"] = "compared" if compared else "new"
+        fields: dict[str, Any] = {"regression": result, "suite_complete": result["suite_complete"]}
+        if suite_judge is not None:
+            fields["judge"] = judge_record(suite_judge, context.judgements, None)
         # suite_complete at the top of the record: the baseline writer merges partial runs.
-        return Evaluation(outcome="passed", fields={"regression": result,
-                                                    "suite_complete": result["suite_complete"]})
+        return Evaluation(outcome="passed", fields=fields)
+
+    def _suite_judge(self, case: CaseRun) -> SuiteJudge:
+        """The suite's judge on this model, made on its first case."""
+        key = (id(case.run), case.suite_name, case.alias)
+        if key not in self._judges:
+            data = case.case.data
+            judge = case.run.judge(data["judge"], data.get("judge_temperature"))
+            self._judges[key] = SuiteJudge(judge, data.get("judge_repeats", 1))
+        return self._judges[key]
 
     def _prefetch_fluency(self, case: CaseRun, scorer: Any, with_baseline: bool, every_answer: bool) -> None:
         """Score the answers of a wholly selected suite in one batched pass, on its first case.
@@ -264,17 +313,7 @@ class RegressionKind(SuiteKind):
         self._fluency_prefetched.add(key)
         runs = [replace(case, case=other) for other in case.suite.cases]
         requests = [run.request() for run in runs]
-        def texts(generations: list[Any]) -> list[str | None]:
-            return [g.text if isinstance(g, Generation) else None for g in generations]
-
-        answers = [texts(case.run.peek(case.alias, requests))]
-        if with_baseline and case.run.baseline_alias:
-            case.run.ensure_prefetched(case.run.baseline_alias)
-            answers.append(texts(case.run.peek(case.run.baseline_alias, requests)))
-        elif with_baseline and case.run.baseline_dir is not None:
-            stored = case.run.baseline_for(case.suite_name).get("cases", {})
-            outputs = [(stored.get(run.case.id) or {}).get("output") for run in runs]
-            answers.append([o if isinstance(o, str) else None for o in outputs])
+        answers = peeked_answers(case, runs, with_baseline)
         items: list[tuple[Any, str]] = []
         for index, request in enumerate(requests):
             mine = [side[index] for side in answers if side[index] is not None]

@@ -36,8 +36,12 @@ class MetricUnavailable(RuntimeError):
 class MetricContext:
     """What a scorer may need beyond the output and the row: a judge, the fluency scorer."""
 
-    judge: Callable[[str], str] | None = None
+    judge: Callable[..., str] | None = None
     judge_name: str = ""
+    #: the suite's judge with its repeats and bulk scores (a regression.judging.SuiteJudge)
+    suite_judge: Any = None
+    #: every DeepEval judgement made for this case, in order (regression.judging.Judgement)
+    judgements: list[Any] = field(default_factory=list)
     input_text: str = ""
     #: answer -> fluency under the fixed scoring model, conditioned on this case's messages
     fluency: Callable[[str], float] | None = None
@@ -226,17 +230,27 @@ def _clean_unless(name: str) -> Scorer:
     return score
 
 
-def deepeval_scorer(name: str, options: dict[str, Any]) -> Scorer:
-    """A scorer running DeepEval metric ``name`` with the suite's judge."""
+def deepeval_scorer(name: str, options: dict[str, Any], threshold: float = 0.5) -> Scorer:
+    """A scorer running DeepEval metric ``name`` with the suite's judge.
+
+    With ``ctx.suite_judge`` (the run's path) the score is the mean over the judge's repeats,
+    usually already computed for the whole suite in one batched pass, and the judgement is
+    logged in ``ctx.judgements``. Without it (the sensitivity benchmark) the judge callable
+    scores the answer on its own.
+    """
 
     def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
         from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge  # imports deepeval
 
         # JudgeFailed (the judge's answers were unusable) propagates: the case is an error,
         # neither a pass nor a low score.
-        if ctx.judge is None:
+        if ctx.judge is None and ctx.suite_judge is None:
             raise MetricUnavailable(f"deepeval:{name} needs a judge model")
         try:
+            if ctx.suite_judge is not None:
+                judgement = ctx.suite_judge.judgement(name, options, threshold, ctx.input_text, output, row.expected)
+                ctx.judgements.append(judgement)
+                return judgement.mean
             value, _reason = deepeval_bridge.score_with_deepeval(
                 name, options, input=ctx.input_text, actual_output=output, expected_output=row.expected,
                 retrieval_context=None, judge=ctx.judge, judge_name=ctx.judge_name)
@@ -267,7 +281,7 @@ DEEPEVAL_PREFIX = "deepeval:"
 def scorer_for(spec: MetricSpec) -> Scorer:
     """The scoring function of a configured metric."""
     if spec.name.startswith(DEEPEVAL_PREFIX):
-        return deepeval_scorer(spec.name[len(DEEPEVAL_PREFIX):], spec.options)
+        return deepeval_scorer(spec.name[len(DEEPEVAL_PREFIX):], spec.options, spec.threshold)
     return BUILTIN_METRICS[spec.name][0]
 
 
