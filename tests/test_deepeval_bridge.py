@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops.integrations.deepeval import bridge as bridge
+from pytest_llmops.integrations.deepeval import batch, bridge
 from pytest_llmops.providers.base import InfraError
 
 needs_deepeval = pytest.mark.skipif(
@@ -94,7 +94,7 @@ class ScriptedJudge:
 
 def score(name: str, judge: Callable[[str], str], options: dict[str, Any] | None = None,
           actual_output: str = "Paris is the capital of France.", **fields: Any) -> tuple[float, str]:
-    return bridge.score_with_deepeval(
+    return batch.score_with_deepeval(
         name, options or {}, input=QUESTION, actual_output=actual_output,
         expected_output=fields.get("expected_output"), retrieval_context=fields.get("retrieval_context"),
         judge=judge, judge_name="scripted")
@@ -147,7 +147,8 @@ def test_names_and_options_do_not_import_deepeval() -> None:
 def test_without_deepeval_the_error_says_how_to_install(tmp_path: Path) -> None:
     code = ("import sys\n"
             "sys.modules['deepeval'] = None  # as if not installed\n"
-            "from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval, DeepEvalUnavailable\n"
+            "from pytest_llmops.integrations.deepeval.batch import score_with_deepeval\n"
+            "from pytest_llmops.integrations.deepeval.bridge import DeepEvalUnavailable\n"
             "try:\n"
             "    score_with_deepeval('AnswerRelevancyMetric', {}, input='q', actual_output='a',\n"
             "                        expected_output=None, retrieval_context=None, judge=str, judge_name='j')\n"
@@ -370,7 +371,7 @@ NETWORK_GUARD = textwrap.dedent("""
 FRESH_PROCESS = NETWORK_GUARD + textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from test_deepeval_bridge import ScriptedJudge
-    from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval
+    from pytest_llmops.integrations.deepeval.batch import score_with_deepeval
     result = score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",
                                  actual_output="Paris is the capital of France.", expected_output=None,
                                  retrieval_context=None, judge=ScriptedJudge(), judge_name="scripted")
@@ -405,7 +406,7 @@ def test_deepeval_imported_too_early_is_warned_about(tmp_path: Path) -> None:
         import deepeval  # telemetry still on: this import makes .deepeval/ in the cwd
         sys.path.insert(0, sys.argv[1])
         from test_deepeval_bridge import ScriptedJudge
-        from pytest_llmops.integrations.deepeval.bridge import score_with_deepeval
+        from pytest_llmops.integrations.deepeval.batch import score_with_deepeval
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             score_with_deepeval("AnswerRelevancyMetric", {}, input="What is the capital of France?",
@@ -432,3 +433,12 @@ def test_json_is_found_in_prose_fences_and_repeats() -> None:
                  '```json\n{\n  "statements": ["Paris."]\n}\n```',
                  '{"statements": ["Par\n\nJSON:\n{"statements": ["Paris."]}'):  # cut, then repeated whole
         assert bridge.parse_judge_answer(text, Statements, "j") == wanted
+
+
+@needs_deepeval
+def test_a_raw_newline_inside_a_string_is_accepted() -> None:
+    # llama-cpp-python's schema grammar lets a constrained judge write one; json.loads(strict=False) reads it.
+    from deepeval.metrics.answer_relevancy.schema import Statements
+
+    assert bridge.parse_judge_answer('{"statements": ["Paris\nis big."]}', Statements, "j") == Statements(
+        statements=["Paris\nis big."])

@@ -7,7 +7,6 @@ The echo answer contains the question, so a golden row whose ``expected`` appear
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 

@@ -141,11 +141,11 @@ class FluencyScorer:
             for row, tokens in enumerate(chunk):
                 ids[row, :len(tokens)] = torch.tensor(tokens)  # right padding: positions follow the prompt
                 mask[row, len(prompt_ids):len(prompt_ids) + len(tokens)] = 1
-            past = copy.deepcopy(head.cache)  # a forward pass appends to the cache it is given
+            past = copy.deepcopy(_kv_cache(head))  # a forward pass appends to the cache it is given
             past.batch_repeat_interleave(len(chunk))
             with torch.no_grad():
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                               cache=past, use_cache=True).logits.float()
+                               **{_cache_argument(model): past}, use_cache=True).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1).cpu()
             for row, tokens in enumerate(chunk):
                 # Token 0 comes from the prompt's last position; token t from the answer's t - 1.
@@ -153,6 +153,19 @@ class FluencyScorer:
                                                       for t in range(1, len(tokens))]
                 means.append(sum(values) / len(values))
         return means
+
+
+def _kv_cache(output: Any) -> Any:
+    """The key/value cache of a forward pass: ``cache`` from transformers 5.2x, ``past_key_values`` before."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _cache_argument(model: Any) -> str:
+    """The name under which ``model``'s forward takes a key/value cache (it changed in transformers 5.2x)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @functools.lru_cache(maxsize=1)

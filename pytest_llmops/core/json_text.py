@@ -21,10 +21,11 @@ def fenced_body(text: str) -> str | None:
     return fence.group(1) if fence else None
 
 
-def decode_first(text: str, starts: Iterable[int]) -> Any:
+def decode_first(text: str, starts: Iterable[int], strict: bool = True) -> Any:
     """The first value that decodes completely from one of ``starts`` (offsets into ``text``);
-    :data:`NOT_FOUND` when none does. Text after the value is ignored."""
-    decoder = json.JSONDecoder()
+    :data:`NOT_FOUND` when none does. Text after the value is ignored. ``strict=False``
+    accepts control characters (a raw newline) inside strings, as :func:`json.loads` can."""
+    decoder = json.JSONDecoder(strict=strict)
     for start in starts:
         try:
             return decoder.raw_decode(text, start)[0]

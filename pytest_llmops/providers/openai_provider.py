@@ -24,7 +24,7 @@ _OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries", "sc
 
 # How a request's JSON schema is sent. OpenAI, vLLM and llama.cpp's llama-server take
 # `json_schema`; llama-cpp-python's server takes only `json_object` with a `schema` (it answers
-# 422 to `json_schema`).
+# `json_schema` with HTTP 500 and a validation error).
 SCHEMA_FORMATS = ("json_schema", "json_object")
 
 
@@ -134,14 +134,15 @@ class OpenAIProvider:
 
     async def _create_constrained(self, client: Any, kwargs: dict[str, Any], schema: dict[str, Any]) -> Any:
         """A completion constrained to ``schema``; learns once that a server takes only ``json_object``."""
-        from openai import BadRequestError, UnprocessableEntityError  # openai: only when an endpoint is called
+        from openai import APIStatusError  # openai: only when an endpoint is called
 
         try:
             return await client.chat.completions.create(**kwargs, response_format=self._response_format(schema))
-        except (BadRequestError, UnprocessableEntityError):
-            if self._schema_format_chosen or self.schema_format == "json_object":
+        except APIStatusError as exc:
+            # llama-cpp-python's server refuses `json_schema` (HTTP 500 with a validation error
+            # that names 'json_object'); its `json_object` takes a schema instead.
+            if self._schema_format_chosen or self.schema_format == "json_object" or "json_object" not in str(exc):
                 raise
-            # llama-cpp-python's server refuses `json_schema` (422); its `json_object` takes a schema.
             self.schema_format, self._schema_format_chosen = "json_object", True
             return await client.chat.completions.create(**kwargs, response_format=self._response_format(schema))
 

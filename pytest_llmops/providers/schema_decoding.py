@@ -19,10 +19,11 @@ import copy
 import json
 from typing import Any, Sequence
 
-# With these caps a whole answer (8 items of at most 160 characters) stays under ~1,400
-# characters, which SmolLM2's tokenizer writes in well under the judge's 512-token budget.
-MAX_STRING_CHARS = 160
-MAX_LIST_ITEMS = 8
+# With these caps a whole answer (5 items of at most 120 characters) stays under ~700
+# characters, which SmolLM2's tokenizer writes in well under the judge's 512-token budget;
+# they also bound the decoding time of a batch, which runs as long as its longest row.
+MAX_STRING_CHARS = 120
+MAX_LIST_ITEMS = 5
 
 # The JSON compiler's options: compact JSON (no runs of whitespace for a model to loop in).
 _COMPILE_OPTIONS = {"whitespace_flexible": False}

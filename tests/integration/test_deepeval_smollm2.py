@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops.integrations.deepeval.bridge import JudgeFailed, score_with_deepeval
+from pytest_llmops.integrations.deepeval.batch import score_with_deepeval
+from pytest_llmops.integrations.deepeval.bridge import JudgeFailed
 from pytest_llmops.providers.base import GenerationParams, GenerationRequest
 from pytest_llmops.providers.hf import HFProvider
 from pytest_llmops.core.specs import parse_spec

@@ -250,3 +250,26 @@ def score_many(name: str, options: dict[str, Any], cases: Sequence[JudgeCase], a
     for (index, _), result in zip(todo, scored):
         results[index] = result
     return results
+
+
+def score_with_deepeval(name: str, options: dict[str, Any], *, input: str, actual_output: str,
+                        expected_output: str | None, retrieval_context: list[str] | None,
+                        judge: Callable[..., str], judge_name: str) -> tuple[float, str]:
+    """Run DeepEval metric ``name`` on one test case with ``judge`` as its evaluation model.
+
+    Returns ``(score, reason)`` with the score in [0, 1] (the reason is empty when
+    ``include_reason`` is off). Raises ``ValueError`` for a bad name, options or a missing
+    test-case field, :class:`DeepEvalUnavailable` without the extra, :class:`JudgeFailed`
+    when the judge's answers cannot be used, and whatever the judge callable itself raised
+    (e.g. ``InfraError``) unchanged.
+
+    ``judge`` takes a prompt and, if it has a ``schema`` parameter, the JSON schema DeepEval
+    asks for (so that it can constrain its decoding to it). Many cases are scored at once,
+    with the judge's prompts batched, by :func:`score_many`.
+    """
+    case = JudgeCase(input=input, actual_output=actual_output, expected_output=expected_output,
+                     retrieval_context=retrieval_context)
+    (result,) = score_many(name, options, [case], one_by_one(judge), judge_name)
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -33,7 +33,6 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,7 +240,9 @@ def _first_json_object(text: str) -> Any:
     """
     first = text.find("{")
     starts = sorted({first, *(m.start() for m in re.finditer(r"(?m)^\{", text))}) if first != -1 else []
-    value = decode_first(text, starts)
+    # Raw newlines inside strings are accepted: llama-cpp-python's schema grammar allows them,
+    # and they leave no doubt about what the string is.
+    value = decode_first(text, starts, strict=False)
     if value is NOT_FOUND:
         raise ValueError("no complete JSON object in the answer")
     return value
@@ -282,31 +283,6 @@ def build_metric(name: str, options: dict[str, Any], model: Any) -> Any:
         kwargs["eval_mode"] = "llm"
     # Asynchronous (we await a_measure, many cases at once) and quiet: no verbose logs on stdout.
     return getattr(metrics, name)(model=model, async_mode=True, verbose_mode=False, **kwargs)
-
-
-def score_with_deepeval(name: str, options: dict[str, Any], *, input: str, actual_output: str,
-                        expected_output: str | None, retrieval_context: list[str] | None,
-                        judge: Callable[..., str], judge_name: str) -> tuple[float, str]:
-    """Run DeepEval metric ``name`` on one test case with ``judge`` as its evaluation model.
-
-    Returns ``(score, reason)`` with the score in [0, 1] (the reason is empty when
-    ``include_reason`` is off). Raises ``ValueError`` for a bad name, options or a missing
-    test-case field, :class:`DeepEvalUnavailable` without the extra, :class:`JudgeFailed`
-    when the judge's answers cannot be used, and whatever the judge callable itself raised
-    (e.g. ``InfraError``) unchanged.
-
-    ``judge`` takes a prompt and, if it has a ``schema`` parameter, the JSON schema DeepEval
-    asks for (so that it can constrain its decoding to it). Many cases are scored at once,
-    with the judge's prompts batched, by :func:`~pytest_llmops.integrations.deepeval.batch.score_many`.
-    """
-    from pytest_llmops.integrations.deepeval.batch import JudgeCase, one_by_one, score_many
-
-    case = JudgeCase(input=input, actual_output=actual_output, expected_output=expected_output,
-                     retrieval_context=retrieval_context)
-    (result,) = score_many(name, options, [case], one_by_one(judge), judge_name)
-    if isinstance(result, BaseException):
-        raise result
-    return result
 
 
 def check_case(name: str, options: dict[str, Any], expected_output: str | None,

@@ -240,7 +240,8 @@ def deepeval_scorer(name: str, options: dict[str, Any], threshold: float = 0.5) 
     """
 
     def score(output: str, row: GoldenRow, ctx: MetricContext) -> float:
-        from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge  # imports deepeval
+        from pytest_llmops.integrations.deepeval import batch as deepeval_batch  # imports deepeval
+        from pytest_llmops.integrations.deepeval import bridge as deepeval_bridge
 
         # JudgeFailed (the judge's answers were unusable) propagates: the case is an error,
         # neither a pass nor a low score.
@@ -251,7 +252,7 @@ def deepeval_scorer(name: str, options: dict[str, Any], threshold: float = 0.5) 
                 judgement = ctx.suite_judge.judgement(name, options, threshold, ctx.input_text, output, row.expected)
                 ctx.judgements.append(judgement)
                 return judgement.mean
-            value, _reason = deepeval_bridge.score_with_deepeval(
+            value, _reason = deepeval_batch.score_with_deepeval(
                 name, options, input=ctx.input_text, actual_output=output, expected_output=row.expected,
                 retrieval_context=None, judge=ctx.judge, judge_name=ctx.judge_name)
         except deepeval_bridge.DeepEvalUnavailable as exc:
