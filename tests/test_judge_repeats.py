@@ -9,6 +9,8 @@ depends on the sample index, so repeated judgements of it flip.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,6 +153,17 @@ def test_unusable_judge_answers_are_errors_and_the_terminal_shows_the_judge_erro
     (broken,) = [c for c in judged.report()["cases"] if c["id"] == "c"]
     assert broken["outcome"] == "error" and "JudgeFailed" in broken["error"]
     assert broken["judge"]["error"].startswith("JudgeFailed")
+    # A gate on the judge's error rate blocks the run; the same gate allows a judge that never failed.
+    judged.write("llmops.yaml", 'environments:\n  dev:\n    checks:\n'
+                                '      - "judged: judge.error_rate.value <= 0"\n')
+    gate = subprocess.run([sys.executable, "-m", "pytest_llmops.cli", "gate", "reports/llmops-report.json",
+                           "--env", "dev"], cwd=judged.path, capture_output=True, text=True, timeout=120)
+    assert gate.returncode == 1 and "BLOCK" in gate.stdout, gate.stdout + gate.stderr
+    judged.suite("judged", SUITE)
+    judged.run("--llm-model=echo:m").assert_outcomes(passed=4)
+    gate = subprocess.run([sys.executable, "-m", "pytest_llmops.cli", "gate", "reports/llmops-report.json",
+                           "--env", "dev"], cwd=judged.path, capture_output=True, text=True, timeout=120)
+    assert gate.returncode == 0 and "ALLOW" in gate.stdout, gate.stdout + gate.stderr
 
 
 @pytest.mark.parametrize(("extra", "message"), [
