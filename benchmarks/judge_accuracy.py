@@ -9,7 +9,7 @@ and how many rows ended in a judge error (no verdict: counted as wrong in the ac
 
     python benchmarks/judge_accuracy.py                           # the embedded SmolLM2 (transformers)
     python benchmarks/judge_accuracy.py --llama-server            # SmolLM2 GGUF served by llama.cpp
-    python benchmarks/judge_accuracy.py --format-errors --rows 20 # every shipped metric, free vs constrained
+    python benchmarks/judge_accuracy.py --format-errors --rows 5  # every shipped metric, free vs constrained
 
 ``--format-errors`` runs each shipped DeepEval metric on the first rows with and without
 constrained decoding and prints the judge format-error rate of each. Judge answers are cached
