@@ -104,12 +104,21 @@ class _Batcher:
                 future.set_result(answer)
 
 
-@functools.lru_cache(maxsize=1)
 def _judge_model_class() -> type:
     """The ``DeepEvalBaseLLM`` subclass, defined on first use (its base class is DeepEval's)."""
     from deepeval.models import DeepEvalBaseLLM  # deepeval (optional extra): only when a DeepEval metric scores
 
-    class JudgeModel(DeepEvalBaseLLM):
+    # Keyed by the base class itself: if DeepEval is imported afresh (pytester restores
+    # sys.modules after an in-process run), a subclass of the old class would fail DeepEval's
+    # isinstance checks.
+    return _judge_model_class_on(DeepEvalBaseLLM)
+
+
+@functools.lru_cache(maxsize=4)
+def _judge_model_class_on(DeepEvalBaseLLM: type) -> type:  # noqa: N803 - it is DeepEval's class
+    """Define the judge model on DeepEval's ``DeepEvalBaseLLM``."""
+
+    class JudgeModel(DeepEvalBaseLLM):  # type: ignore[misc, valid-type]
         """One case's view of the judge, behind DeepEval's custom-model interface."""
 
         def __init__(self, batcher: _Batcher, judge_name: str, constrained: bool) -> None:
