@@ -24,6 +24,9 @@ import transformers  # noqa: F401
 # happens inside an inner run, the next load imports it again and torch refuses ("Only a single
 # TORCH_LIBRARY can be used to register the namespace c10d_functional").
 import transformers.modeling_utils  # noqa: F401
+# The fast-tokenizer class: llguidance checks isinstance(tokenizer, PreTrainedTokenizerFast),
+# which fails when the class first loaded inside an inner run is loaded again afterwards.
+from transformers import PreTrainedTokenizerFast  # noqa: F401
 
 from llmops_testutils import LlmProject
 from pytest_llmops.providers.model_store import llmops_home

@@ -153,7 +153,10 @@ class HFProvider:
             results[i] = self._run_sampled(texts[i], requests[i])
         return [r for r in results if r is not None]
 
-    def _run_batched(self, prompts: list[str], params: Any, schemas: list[str | None]) -> list[Generation]:
+    def _run_batched(self, prompts: list[str], params: Any,
+                     schemas: list[str | None] | None = None) -> list[Generation]:
+        """Greedy batches of ``prompts``; ``schemas[i]`` (if given) constrains prompt ``i``'s answer."""
+        schemas = schemas or [None] * len(prompts)
         size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts))
         out: list[Generation] = []
         start = 0
@@ -178,7 +181,7 @@ class HFProvider:
         return self._generate([prompt], request.params, do_sample=True, schemas=[request.response_schema])[0]
 
     def _generate(self, prompts: list[str], params: Any, do_sample: bool,
-                  schemas: list[str | None]) -> list[Generation]:
+                  schemas: list[str | None] | None = None) -> list[Generation]:
         tok, model = self.tokenizer, self.model
         enc = tok(prompts, return_tensors="pt", padding=True).to(self.device)
         kwargs: dict[str, Any] = {
@@ -194,7 +197,7 @@ class HFProvider:
         if params.stop:
             kwargs["stop_strings"] = list(params.stop)
             kwargs["tokenizer"] = tok
-        if any(schema is not None for schema in schemas):
+        if schemas and any(schema is not None for schema in schemas):
             from transformers import LogitsProcessorList  # transformers: only once a local model is used
 
             kwargs["logits_processor"] = LogitsProcessorList([SchemaLogitsProcessor(

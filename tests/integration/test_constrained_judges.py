@@ -97,7 +97,9 @@ generation: {max_new_tokens: 32}
 def test_a_suite_judged_by_the_embedded_model_has_no_judge_format_error(pytester: pytest.Pytester) -> None:
     pytest.importorskip("deepeval")  # tests/conftest.py turns this into a failure where CI requires it
     pytester.makefile(".eval.yaml", judged=SUITE)
-    result = pytester.runpytest("--llm-model=smollm2", "-p", "no:cacheprovider")
+    # In a subprocess: an in-process run would leave this process with transformers and
+    # llguidance modules that pytester drops afterwards, and later tests with stale classes.
+    result = pytester.runpytest_subprocess("--llm-model=smollm2", "-p", "no:cacheprovider", "-p", "no:deepeval")
     result.assert_outcomes(passed=2)
     report = json.loads((pytester.path / "reports" / "llmops-report.json").read_text())
     judge = report["suites"]["judged"]["metrics"]["judge"]
