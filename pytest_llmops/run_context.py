@@ -77,8 +77,6 @@ class EngineRunContext:
 
     def judge(self, spec_or_alias: str, temperature: float | None = None) -> Any:
         """The grading model (a :class:`~pytest_llmops.core.subjects.Judge`) named by ``spec_or_alias``."""
-        if temperature is None:
-            return self._subjects.judge(spec_or_alias)
         return self._subjects.judge(spec_or_alias, temperature)
 
     def template(self, path: Path) -> Any:

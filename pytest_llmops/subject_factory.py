@@ -45,12 +45,13 @@ class SubjectFactory:
         item.stash[SUBJECT_KEY] = subject
         return subject
 
-    def judge(self, spec_or_alias: str, temperature: float = JUDGE_REPEAT_TEMPERATURE) -> Judge:
+    def judge(self, spec_or_alias: str, temperature: float | None = None) -> Judge:
         """The grading model named by a run alias or any model spec, built once per run.
 
         Greedy with a budget of 512 new tokens (graders answer in JSON with reasons: the run's
         default budget cuts them off); repeats sample at ``temperature``, one seed each.
         """
+        temperature = JUDGE_REPEAT_TEMPERATURE if temperature is None else temperature
         key = f"{spec_or_alias}|{temperature}"
         if key in self._judges:
             return self._judges[key]

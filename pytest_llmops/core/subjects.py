@@ -83,8 +83,6 @@ class Judge:
         self.params = params
         self.repeat_params = repeat_params or params
         self.name = name
-        self.asked = 0
-        self.failed = 0  # prompts the engine could not answer (infra errors)
 
     def fingerprint(self) -> str:
         """The judge model's fingerprint (weights and tokenizer, or endpoint and model name)."""
@@ -96,19 +94,10 @@ class Judge:
         bounded = bounded_schema(schema) if schema is not None else None
         return GenerationRequest.prompt(prompt, params=params, sample_index=repeat, response_schema=bounded)
 
-    def __call__(self, prompt: str, schema: dict[str, Any] | None = None, repeat: int = 0) -> str:
-        """One answer (raises ``InfraError`` when the judge could not be asked)."""
-        (answer,) = self.ask_many([(prompt, schema)], repeat)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def ask_many(self, items: Sequence[tuple[str, dict[str, Any] | None]],
                  repeat: int = 0) -> list[str | Exception]:
         """Answers to ``(prompt, schema)`` pairs in one batch; an infra error in place of an answer."""
         results = self.engine.generate_many(self.alias, [self._request(p, s, repeat) for p, s in items])
-        self.asked += len(results)
-        self.failed += sum(isinstance(r, Exception) for r in results)
         return [r if isinstance(r, Exception) else r.text for r in results]
 
     def __repr__(self) -> str:

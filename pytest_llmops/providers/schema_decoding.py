@@ -16,7 +16,7 @@ budget runs out: valid JSON that is never closed, which is a format error all th
 from __future__ import annotations
 
 import copy
-import json
+import functools
 from typing import Any, Sequence
 
 # With these caps a whole answer (5 items of at most 120 characters) stays under ~700
@@ -63,11 +63,6 @@ def bounded_schema(schema: dict[str, Any], max_string: int = MAX_STRING_CHARS,
     return bounded
 
 
-def schema_text(schema: dict[str, Any]) -> str:
-    """The canonical text of a (bounded) schema, as requests carry it."""
-    return json.dumps(bounded_schema(schema), sort_keys=True)
-
-
 class SchemaLogitsProcessor:
     """A transformers logits processor: row ``i`` of a batch follows ``schemas[i]`` (``None``: free).
 
@@ -85,8 +80,7 @@ class SchemaLogitsProcessor:
             if text is None:
                 self._matchers.append(None)
                 continue
-            grammar = llguidance.LLMatcher.grammar_from_json_schema(text, defaults=_COMPILE_OPTIONS)
-            matcher = llguidance.LLMatcher(tokenizer, grammar)
+            matcher = llguidance.LLMatcher(tokenizer, _grammar(text))
             if matcher.is_error():
                 raise ValueError(f"the response schema cannot be compiled: {matcher.get_error()}")
             self._matchers.append(matcher)
@@ -115,6 +109,14 @@ class SchemaLogitsProcessor:
             mask[:width] = allowed[:width].to(scores.device) == 0
             scores[row] = scores[row].masked_fill(mask, float("-inf"))
         return scores
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema: str) -> str:
+    """llguidance's grammar for a schema: a judge asks with the same few schemas all run long."""
+    import llguidance  # llguidance: only when a request carries a schema
+
+    return llguidance.LLMatcher.grammar_from_json_schema(schema, defaults=_COMPILE_OPTIONS)
 
 
 def llguidance_tokenizer(hf_tokenizer: Any) -> Any:

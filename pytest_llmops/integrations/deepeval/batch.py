@@ -84,7 +84,6 @@ class _Batcher:
     def __init__(self, ask_many: AskMany) -> None:
         self.ask_many = ask_many
         self.waiting: list[tuple[str, dict[str, Any] | None, asyncio.Future[str]]] = []
-        self.batches = 0
 
     async def ask(self, prompt: str, schema: dict[str, Any] | None) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -93,7 +92,6 @@ class _Batcher:
 
     def flush(self) -> None:
         batch, self.waiting = self.waiting, []
-        self.batches += 1
         answers = list(self.ask_many([(prompt, schema) for prompt, schema, _ in batch]))
         if len(answers) != len(batch):
             raise RuntimeError(f"the judge answered {len(answers)} of {len(batch)} prompts")
@@ -255,7 +253,7 @@ def score_many(name: str, options: dict[str, Any], cases: Sequence[JudgeCase], a
     todo = [(i, _measure(name, opts, case, batcher, judge_name, constrained))
             for i, (case, opts) in enumerate(zip(cases, prepared)) if not isinstance(opts, BaseException)]
     scored = _drive([coroutine for _, coroutine in todo], batcher) if todo else []
-    results: list[Score | BaseException] = [p for p in prepared]  # type: ignore[misc]
+    results: list[Score | BaseException] = list(prepared)  # type: ignore[arg-type]
     for (index, _), result in zip(todo, scored):
         results[index] = result
     return results

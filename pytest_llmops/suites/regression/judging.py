@@ -73,6 +73,7 @@ class SuiteJudge:
     judge: Any  # pytest_llmops.core.subjects.Judge
     repeats: int = 1
     scored: dict[Key, list[Any]] = field(default_factory=dict)  # key -> one score or exception per repeat
+    bulk_judged: bool = False  # every answer of the suite was judged on its first case
 
     @staticmethod
     def key(metric: str, options: dict[str, Any], input_text: str, output: str, expected: str | None) -> Key:

@@ -91,7 +91,6 @@ class RegressionKind(SuiteKind):
         self._fluency_prefetched: set[tuple[int, str, str]] = set()
         #: (run, suite, model) -> its judge, with the DeepEval scores of the suite's answers
         self._judges: dict[tuple[int, str, str], SuiteJudge] = {}
-        self._judged: set[tuple[int, str, str]] = set()  # ... whose answers were judged in bulk
 
     # -- collection ------------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: "SuiteSpec", parse_cases: Callable[[], list[CaseSpec]],
@@ -236,9 +235,8 @@ class RegressionKind(SuiteKind):
         suite_judge = self._suite_judge(case) if data.get("judge") else None
         if suite_judge is not None:
             context.suite_judge, context.judge_name = suite_judge, suite_judge.judge.name
-            key = (id(case.run), case.suite_name, case.alias)
-            if case.suite_complete and key not in self._judged:
-                self._judged.add(key)
+            if case.suite_complete and not suite_judge.bulk_judged:
+                suite_judge.bulk_judged = True
                 prefetch_judgements(case, suite_judge, metrics, baseline is not None,
                                     [output, baseline[1] if baseline is not None else None])
         agreement: AgreementSpec = data.get("agreement") or AgreementSpec()
