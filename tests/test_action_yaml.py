@@ -182,6 +182,14 @@ def test_release_gate_deploys_only_after_the_gate_and_an_approval() -> None:
     assert (environment if isinstance(environment, str) else environment["name"]) == "production"
     deploy_text = "\n".join(strings(deploy["steps"]))
     assert "gate-prod" in deploy_text and "jq -e '.decision == \"ALLOW\"" in deploy_text
+    # The signed approval: of the report the gate job uploaded, checked before the deploy step.
+    names = [s.get("name", "") for s in deploy["steps"]]
+    check = names.index("Check the approval is for this report, this gate file and prod")
+    assert check < names.index("Deploy")
+    assert "--require-approval approvals --approvers .github/llmops-approvers" in deploy["steps"][check]["run"]
+    assert "llmops gate evidence/llmops-report.json --env prod" in deploy["steps"][check]["run"]
+    downloads = [s["with"]["name"] for s in deploy["steps"] if str(s.get("uses", "")).startswith("actions/download")]
+    assert "llmops-report-prod" in downloads and eval_step["with"]["artifact-name"] == "llmops-report-prod"
     # The artifact the gate job uploads is the file the action names.
     assert "gate-file" in (load(ACTION)["outputs"])
 

@@ -150,7 +150,10 @@ def test_llmops_commands_on_a_mutated_report_never_raise(data: st.DataObject, ma
     command = data.draw(st.sampled_from([
         ["show", str(path)], ["gate", str(path), "--env", "dev", "--config", str(ROOT / "llmops.yaml")],
         ["report", str(path), "--out-dir", str(tmp_path / "out")], ["diff", str(made / "reports" / "llmops-report.json"),
-                                                            str(path)]]))
+                                                            str(path)],
+        ["review", "export", str(path), "--pass-share", "1", "-o", str(tmp_path / "review.html")],
+        ["review", "import", str(ROOT / "fixtures" / "review" / "smollm2-labels.jsonl"), "--report", str(path),
+         "-o", str(tmp_path / "reviewed.json")]]))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = llmops_main(command)

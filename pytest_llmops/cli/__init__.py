@@ -7,7 +7,8 @@ loads the GitHub integration:
 - ``show``, ``report`` and ``diff`` (:mod:`.show`, :mod:`.report`, :mod:`.diff`) add their
   arguments to this parser's subcommand (``add_arguments``) and run on the parsed
   namespace (``run``);
-- ``gate`` and ``comment`` (:mod:`.gate`, :mod:`.comment`) own their whole parser and exit
+- ``gate``, ``comment``, ``review`` and ``approve`` (:mod:`.gate`, :mod:`.comment`,
+  :mod:`.review`, :mod:`.approve`) own their whole parser and exit
   status (2 on a usage error, returned rather than raised), so they get the raw arguments.
 """
 
@@ -39,6 +40,11 @@ def _top_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
                                      "2 usage error)", add_help=False)
     commands.add_parser("comment", help="publish a report in GitHub Actions: sticky PR comment, commit status, "
                                         "job summary (see llmops comment --help)", add_help=False)
+    commands.add_parser("review", help="human review: `llmops review export REPORT.json` writes a review page; "
+                                       "`llmops review import LABELS... --report REPORT.json` adds the labels",
+                        add_help=False)
+    commands.add_parser("approve", help="sign a manual approval of a report for an environment "
+                                        "(see llmops approve --help)", add_help=False)
     return parser, subparsers
 
 
@@ -56,6 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_llmops.cli.comment import main as comment_main
 
         return comment_main(argv[1:])
+    if command == "review":
+        # The review sampler, page renderer and agreement statistics: only in `llmops review`.
+        from pytest_llmops.cli.review import review_main
+
+        return review_main(argv[1:])
+    if command == "approve":
+        # The signing library (cryptography): only when approving.
+        from pytest_llmops.cli.approve import approve_main
+
+        return approve_main(argv[1:])
     parser, subparsers = _top_parser()
     # The first word that is not an option names the command ("llmops -- show X" included).
     command = next((arg for arg in argv if not arg.startswith("-")), None)

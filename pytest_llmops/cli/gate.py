@@ -6,10 +6,13 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from pytest_llmops.gates.config import ALLOW, GATE_FILE, PYPROJECT, GateConfigError, load_gate_config
+from pytest_llmops.gates.config import (
+    ALLOW, BLOCK, FAIL, GATE_FILE, PASS, PYPROJECT, GateConfigError, load_gate_config,
+)
 from pytest_llmops.gates.evaluate import evaluate_gate, format_gate_table, gate_artifact, write_gate_artifact
+from pytest_llmops.gates.approval import ApprovalError, find_approval, load_approvers
 from pytest_llmops.report.load import ReportLoadError, read_report
 
 
@@ -27,7 +30,22 @@ def _gate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--every-row", action="store_true",
                         help="list every passing check per suite (by default a check passing on several "
                              "suites is one line; what blocks is always listed first)")
+    parser.add_argument("--require-approval", type=Path, default=None, metavar="PATH",
+                        help="also require a signed manual approval of this report for --env (an approval "
+                             "file, or a folder of them, from `llmops approve`); without one: BLOCK")
+    parser.add_argument("--approvers", type=Path, default=None, metavar="FILE",
+                        help="with --require-approval: 'NAME ed25519 PUBLIC_KEY' lines of who may approve")
     return parser
+
+
+def _approval_row(args: argparse.Namespace, report_sha256: str, config_sha256: str) -> dict[str, Any]:
+    """The gate row of the manual approval: PASS with who approved, or a blocking FAIL saying why."""
+    found = find_approval(args.require_approval, load_approvers(args.approvers), args.env, report_sha256,
+                          config_sha256)
+    by = found.record.get("by") if found.record else None
+    return {"check": "manual approval", "suite": None, "metric": "approval", "op": "==", "threshold": "signed",
+            "value": by, "bound": None, "status": PASS if found.accepted else FAIL, "reason": found.reason,
+            "blocking": not found.accepted}
 
 
 def gate_main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +55,10 @@ def gate_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exc:  # argparse prints its usage message; --help exits 0
         return 0 if exc.code in (0, None) else 2
+    if (args.require_approval is None) != (args.approvers is None):
+        print("llmops gate: --require-approval and --approvers go together (the approval, and who may sign one)",
+              file=sys.stderr)
+        return 2
     try:
         report, data = read_report(args.report)
     except ReportLoadError as exc:
@@ -45,9 +67,14 @@ def gate_main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_gate_config(Path.cwd(), args.config)
         result = evaluate_gate(report, config, args.env)
+        if args.require_approval is not None:
+            row = _approval_row(args, hashlib.sha256(data).hexdigest(), config.sha256)
+            result.checks.insert(0, row)
+            if row["blocking"]:
+                result.decision = BLOCK
         table = format_gate_table(result, every_row=args.every_row)
         artifact = gate_artifact(result, report, hashlib.sha256(data).hexdigest())
-    except GateConfigError as exc:
+    except (GateConfigError, ApprovalError) as exc:
         print(f"llmops gate: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a report whose parts have the wrong shape: never an ALLOW

@@ -23,12 +23,13 @@ from pytest_llmops.report.markdown import (
     note_reserve, totals, truncation_note, value_metrics,
 )
 from pytest_llmops.report.agreement import markdown_agreement_items
+from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review_rows
 from pytest_llmops.report.faces import lower_is_better
 from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 
 BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
-NOTE_ORDER = ("metric changes", "agreement lines", "regressions", "improvements", "other outcome changes",
+NOTE_ORDER = ("metric changes", "agreement lines", "human review", "regressions", "improvements", "other outcome changes",
               "new suites", "removed suites", "new cases", "removed cases")
 EPSILON = 1e-12
 
@@ -180,6 +181,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
     sections = [
         ("metric changes", "### Metrics\n\n" + METRIC_HEAD, metric_rows),
         ("agreement lines", "\n### Candidate vs baseline agreement\n", agreement),
+        ("human review", "\n### Human review (head)\n\n" + REVIEW_TABLE_HEAD, markdown_review_rows(hsuites)),
         ("regressions", f"\n### Regressions: passed \u2192 failed ({len(newly_failed):,})\n\n" + FLIP_HEAD, newly_failed),
         ("improvements", f"\n### Improvements: failed \u2192 passed ({len(newly_passed):,})\n\n" + FLIP_HEAD, newly_passed),
         ("other outcome changes", f"\n### Other outcome changes ({len(others):,})\n\n" + FLIP_HEAD, others),

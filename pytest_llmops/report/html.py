@@ -18,6 +18,7 @@ from typing import Any
 
 from pytest_llmops.report import charts
 from pytest_llmops.report.agreement import agreement_block, agreement_line
+from pytest_llmops.report.human_review import review_line
 from pytest_llmops.report.comparison_table import compared_metrics
 from pytest_llmops.report.faces import face_of, headline_metric, headline_text, lower_is_better
 from pytest_llmops.report.markdown import (
@@ -303,7 +304,8 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
             "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"]
             + [(m, f"{d['decision']}; \u0394 {fmt_metric(d['delta'], 3)}; McNemar p {fmt_number(d.get('p_value'))}")
                for m, d in compared_metrics(suite)]
-            + ([("agreement", agreement)] if agreement else []),
+            + ([("agreement", agreement)] if agreement else [])
+            + ([("human review", reviewed)] if (reviewed := review_line(suite)) else []),
             "cases": [_case_view(c) for c in shown.get(name, [])],
             "case_count": len(cases),
             "problem_count": problems,

@@ -16,6 +16,7 @@ import math
 from typing import Any, Iterable, Iterator
 
 from pytest_llmops.report.agreement import markdown_agreement_items
+from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review_rows
 from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
 from pytest_llmops.report.faces import headline_text, is_number
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
@@ -218,7 +219,7 @@ def note_reserve(counts: dict[str, int], order: Iterable[str], limit: int, where
 
 # -- the Markdown report ----------------------------------------------------------------------
 
-NOTE_ORDER = ("gate checks", "suites", "regression metrics", "agreement lines", "failed cases")
+NOTE_ORDER = ("gate checks", "suites", "regression metrics", "agreement lines", "human review", "failed cases")
 OUTPUT_EXCERPT = 160
 EVIDENCE_EXCERPT = 160
 MAX_FAILED_CHECKS = 3
@@ -310,11 +311,12 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     problems = [c for c in report.get("cases") or [] if isinstance(c, dict) and is_problem(c)]
     suite_rows = [suite_row(str(name), s) for name, s in suites.items() if isinstance(s, dict)]
     agreement = markdown_agreement_items(suites)
+    reviewed = markdown_review_rows(suites)
 
     gate_head, gate_table, gate_rows = _gate_lines(gate) if gate else ("", "", [])
     counts = {"gate checks": len(gate_rows), "suites": len(suite_rows), "failed cases": len(problems),
               "regression metrics": len(comparison_rows(suites)),
-              "agreement lines": len(agreement)}
+              "agreement lines": len(agreement), "human review": len(reviewed)}
     where = "see the HTML report"
     doc = Budget(limit, note_reserve(counts, NOTE_ORDER, limit, where))
 
@@ -334,6 +336,7 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     doc.section("\n### Regression: candidate vs baseline\n\n" + COMPARISON_TABLE_HEAD, compared,
                 "regression metrics")
     doc.section("\n### Candidate vs baseline agreement\n", agreement, "agreement lines")
+    doc.section("\n### Human review\n\n" + REVIEW_TABLE_HEAD, reviewed, "human review")
     if problems:
         failed = sum(1 for c in problems if c.get("outcome") == "failed")
         doc.add(f"\n### Failed and error cases ({failed:,} failed, {len(problems) - failed:,} errors)\n")
