@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_llmops.sharding import Shard, ShardError, parse_shard
 from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 from pytest_llmops.providers.base import GenerationParams
 
@@ -100,7 +101,19 @@ def check_settings(config: pytest.Config) -> None:
         parse_seed(setting(config, "llm_seed"))
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"llm_seed: {exc}") from None
+    shard_setting(config)
     model_specs(config)
+
+
+def shard_setting(config: pytest.Config) -> Shard | None:
+    """``--llm-shard K/N`` (or ini ``llm_shard``), parsed; None when the run is not sharded."""
+    text = setting(config, "llm_shard").strip()
+    if not text:
+        return None
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @dataclass
@@ -124,6 +137,7 @@ class Settings:
     gate_env: str
     history: bool
     rag_target: str
+    shard: Shard | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
@@ -148,6 +162,7 @@ class Settings:
             gate_env=setting(config, "llm_gate_env"),
             history=bool(config.getoption("llm_history") or config.getini("llm_history")),
             rag_target=str(config.getoption("llm_rag_pipeline") or config.getini("llm_rag_pipeline")),
+            shard=shard_setting(config),
         )
 
     @property

@@ -61,7 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--llm-update-baseline", dest="llm_update_baseline", action="store_true", default=None,
                     help="write <report-dir>/baseline/<suite>.json from this run's regression and latency "
                          "suites (ini: llm_update_baseline)")
+    group.addoption("--llm-shard", dest="llm_shard", metavar="K/N",
+                    help="run shard K of N: a deterministic, cost-balanced share of the selected tests for one "
+                         "of N CI jobs; `llmops merge` joins the shards' reports (ini: llm_shard)")
     parser.addini("llm_model", "model specs (one per line)", type="linelist", default=[])
+    parser.addini("llm_shard", "run only shard K/N of the selected tests", default="")
     parser.addini("llm_baseline", "baseline folder for regression and latency suites, relative to the rootdir",
                   default="")
     parser.addini("llm_baseline_model", "model spec that generates the baseline in the same run", default="")
@@ -87,7 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llm(kind, suite): set on every YAML suite case")
     check_settings(config)  # a bad ini value is a usage error, not a collection error
     baseline_options = baseline_settings(config)
-    if config.getoption("llm_model") or setting(config, "llm_gate_env") or any(baseline_options):
+    if (config.getoption("llm_model") or setting(config, "llm_gate_env") or any(baseline_options)
+            or setting(config, "llm_shard")):
         # Only pay for loading the plugin registry (and the gate file) when asked to.
         llmops = _get_session(config)
         llmops.validate_specs()

@@ -35,6 +35,7 @@ from pytest_llmops.records import BaselineCollector, attach_record, record_of
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.report.run_marker import clear_run_marker, mark_run_started
 from pytest_llmops.run_context import EngineRunContext
+from pytest_llmops.shard_selection import select_shard
 from pytest_llmops.subject_factory import SubjectFactory
 from pytest_llmops.suites.builtins import registry_with
 from pytest_llmops.suites.items import CaseItem
@@ -72,6 +73,7 @@ class LlmopsSession:
         self.items_by_model: dict[str, list[CaseItem]] = {}
         self.completeness = RunCompleteness()
         self._run_token: str | None = None  # the in-progress marker's (report/run_marker.py)
+        self.shard_info: dict[str, Any] | None = None  # --llm-shard: which share of the selection ran
         if not self.settings.is_worker:
             config.pluginmanager.register(self.completeness, "llmops-completeness")
             self.completeness.catch_sigterm()
@@ -169,6 +171,18 @@ class LlmopsSession:
 
     # -- collection and prefetch ------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        """``--llm-shard K/N``: keep this shard's items (after -k, -m and the other plugins chose)."""
+        if self.settings.shard is None:
+            return
+        selection = select_shard(list(items), self.settings.shard)
+        if selection.deselected:
+            config.hook.pytest_deselected(items=selection.deselected)
+        items[:] = selection.kept
+        self.shard_info = selection.info
+
+    @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.items_by_model = {}
         self.subjects.rag_items = {}
@@ -220,7 +234,10 @@ class LlmopsSession:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: collect each worker's engine counters."""
         self._workers_down += 1
-        merge_counters(self._worker_counters, getattr(node, "workeroutput", {}).get("llmops_stats", {}))
+        output = getattr(node, "workeroutput", {})
+        merge_counters(self._worker_counters, output.get("llmops_stats", {}))
+        if self.shard_info is None and output.get("llmops_shard"):
+            self.shard_info = output["llmops_shard"]  # every worker split the same selection the same way
 
     # -- end of run ------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file, so our properties make it in
@@ -228,6 +245,8 @@ class LlmopsSession:
         if self.settings.is_worker:
             if self._engine is not None:
                 self.config.workeroutput["llmops_stats"] = engine_counters(self._engine)  # type: ignore[attr-defined]
+            if self.shard_info is not None:
+                self.config.workeroutput["llmops_shard"] = self.shard_info  # type: ignore[attr-defined]
             return
         if self._builder is None:
             return
@@ -293,6 +312,7 @@ class LlmopsSession:
             "engine": self._counters(),
             "env": environment(builder.devices if builder else set(), builder.gpus if builder else set()),
             "workers": self._workers_down,
+            **({"shard": self.shard_info} if self.shard_info else {}),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -45,6 +45,8 @@ def _top_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
                         add_help=False)
     commands.add_parser("approve", help="sign a manual approval of a report for an environment "
                                         "(see llmops approve --help)", add_help=False)
+    commands.add_parser("merge", help="join --llm-shard reports into one: llmops merge SHARD.json... -o MERGED.json",
+                        add_help=False)
     return parser, subparsers
 
 
@@ -72,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_llmops.cli.approve import approve_main
 
         return approve_main(argv[1:])
+    if command == "merge":
+        # The suite kinds' aggregators refold the shards' records: only when merging.
+        from pytest_llmops.cli.merge import merge_main
+
+        return merge_main(argv[1:])
     parser, subparsers = _top_parser()
     # The first word that is not an option names the command ("llmops -- show X" included).
     command = next((arg for arg in argv if not arg.startswith("-")), None)

@@ -207,6 +207,12 @@ class SuiteKind:
     extra_keys: frozenset[str] = frozenset()
     #: whether ``--llm-baseline-model`` answers this kind's requests too (prefetched in bulk)
     uses_baseline_model: bool = False
+    #: whether ``--llm-shard`` keeps a suite of this kind whole in one shard (its checks or its
+    #: measurement need every case in one run); otherwise its cases split across shards
+    keep_whole: bool = False
+    #: estimated cost of a case whose requests are not planned before it runs (``measure``
+    #: kinds), in new tokens; planned cases cost their requests' ``max_new_tokens``
+    measured_case_cost: float = 256.0
     face: ReportFace = ReportFace()
 
     # -- collection ----------------------------------------------------------------------

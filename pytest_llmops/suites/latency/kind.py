@@ -67,6 +67,7 @@ class LatencyKind(SuiteKind):
     """See ``docs/latency.md`` for the YAML format and the definitions."""
 
     name = "latency"
+    keep_whole = True  # a workload is measured as a whole, under its own concurrency
     extra_keys = frozenset({"workload", "concurrency", "budgets", "baseline"})
     face: ReportFace = LatencyFace(headline="ttft_ms.p95", label="TTFT p95", direction="lower", unit="ms",
                                    lower_is_better=("_ms",))

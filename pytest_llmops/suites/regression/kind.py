@@ -84,6 +84,7 @@ class RegressionKind(SuiteKind):
     extra_keys = frozenset({"dataset", "metrics", "tolerance", "judge", "agreement", "judge_repeats",
                             "judge_temperature"})
     uses_baseline_model = True
+    keep_whole = True  # baseline checks and stale-case detection need the whole suite in one run
     face: ReportFace = DecisionFace(headline="decision", label="decision")
 
     def __init__(self) -> None:
