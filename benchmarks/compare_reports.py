@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 # Fields that legitimately differ between two runs of the same code: wall-clock measurements,
-# what the cache happened to hold, and where the report was written.
-VOLATILE_CASE_FIELDS = {"timings", "cached", "generations", "nodeid"}
+# what the cache happened to hold, where the report was written, and how long a garak probe took.
+VOLATILE_CASE_FIELDS = {"timings", "cached", "generations", "nodeid", "seconds"}
 VOLATILE_METRIC_KEYS = {"samples"}  # latency samples are wall-clock
 TIMED_KINDS = {"latency"}  # measured in wall-clock time: compared by shape only
 
