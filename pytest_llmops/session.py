@@ -41,6 +41,7 @@ from pytest_llmops.suites.builtins import registry_with
 from pytest_llmops.suites.items import CaseItem
 from pytest_llmops.suites.kinds import kind_named
 from pytest_llmops.terminal import write_summary
+from pytest_llmops.worker_groups import ModelGroups, group_by_model
 from pytest_llmops.core.subjects import PromptTemplate
 
 
@@ -74,6 +75,10 @@ class LlmopsSession:
         self.completeness = RunCompleteness()
         self._run_token: str | None = None  # the in-progress marker's (report/run_marker.py)
         self.shard_info: dict[str, Any] | None = None  # --llm-shard: which share of the selection ran
+        # xdist with several models: each model's items go to one worker group (worker_groups.py).
+        self.groups_by_model = group_by_model(config, [spec.alias for spec in specs])
+        if self.groups_by_model:
+            config.pluginmanager.register(ModelGroups(), "llmops-worker-groups")
         if not self.settings.is_worker:
             config.pluginmanager.register(self.completeness, "llmops-completeness")
             self.completeness.catch_sigterm()

@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_llmops.sharding import DEFAULT_ITEM_COST, Shard, Unit, assign, selection_sha256
 from pytest_llmops.suites.items import CaseItem
+from pytest_llmops.worker_groups import plain_nodeid
 
 
 @dataclass
@@ -34,7 +35,7 @@ def unit_key(item: Any) -> str:
     """The unit an item goes with: its whole suite (per model) for a ``keep_whole`` kind, else itself."""
     if isinstance(item, CaseItem) and getattr(item.kind, "keep_whole", False):
         return f"suite:{item.path}::{item.suite_name}[{item.alias}]"
-    return f"item:{item.nodeid}"
+    return f"item:{plain_nodeid(item)}"
 
 
 def select_shard(items: list[Any], shard: Shard, rootdir: Any = None) -> ShardSelection:
@@ -51,7 +52,7 @@ def select_shard(items: list[Any], shard: Shard, rootdir: Any = None) -> ShardSe
     for unit in units.values():
         loads[placed[unit.key]] += unit.cost
     info = {"index": shard.index, "count": shard.count,
-            "selection_sha256": selection_sha256(item.nodeid for item in items),
+            "selection_sha256": selection_sha256(plain_nodeid(item) for item in items),
             "selected": len(items), "items": len(kept),
             "estimated_cost": {str(k): round(v, 1) for k, v in loads.items()}}
     return ShardSelection(kept=kept, deselected=deselected, info=info)

@@ -1,13 +1,17 @@
 """Aggregators fold from records alone: every shipped suite's metrics, recomputed from a finished
-report's records, equal the metrics the run wrote (what merging shards of a run will rely on)."""
+report's records, equal the metrics the run wrote; and the shipped suites run as three shards
+merge into that same report (``--llm-shard``, ``llmops merge``), which gates the same."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from llmops_testutils import LlmProject
 
+from pytest_llmops.cli import main as llmops
 from pytest_llmops.report.refold import refold_suites
 from pytest_llmops.suites.builtins import default_registry
 from pytest_llmops.suites.kinds import kind_named
@@ -16,7 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CLOCK_SOURCE = Path(__file__).with_name("latency_clock.py").read_text(encoding="utf-8")
 
 
-def test_every_shipped_suite_refolds_to_the_reported_metrics(project: LlmProject) -> None:
+# Fields that differ between any two runs of the same selection: wall-clock times (a garak
+# probe's seconds among them) and what the cache held.
+VOLATILE = {"timings", "cached", "seconds"}
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def test_every_shipped_suite_refolds_and_three_shards_merge_into_the_single_run(project: LlmProject) -> None:
     for folder in ("evalsuites", "fixtures"):
         shutil.copytree(ROOT / folder, project.path / folder)
     # The clock provider answers like echo and has synthetic timings, so latency suites run too.
@@ -31,3 +48,31 @@ def test_every_shipped_suite_refolds_to_the_reported_metrics(project: LlmProject
     assert list(refolded) == list(report["suites"])
     for name, suite in report["suites"].items():
         assert refolded[name] == suite, name
+
+    # The same selection as three shards (one run of pytest each), merged, is the single run.
+    for index in (1, 2, 3):
+        project.run_subprocess("--llm-model=clock:40", "evalsuites/", "--llm-cache=off",
+                               f"--llm-shard={index}/3", f"--llm-report-dir=shard{index}")
+    shards = [str(project.report_path(f"shard{index}")) for index in (1, 2, 3)]
+    merged_path = project.path / "merged" / "llmops-report.json"
+    assert llmops(["merge", *shards, "-o", str(merged_path), "--no-render"]) == 0
+    merged = json.loads(merged_path.read_text(encoding="utf-8"))
+    per_shard = [{c["kind"] for c in json.loads(Path(p).read_text(encoding="utf-8"))["cases"]} for p in shards]
+    assert all(per_shard) and set().union(*per_shard) == kinds  # every shard ran something; all kinds ran
+    assert len(merged["cases"]) == len(report["cases"])
+    assert _stable(merged["cases"]) == _stable(report["cases"])
+    assert _stable(merged["suites"]) == _stable(report["suites"])
+    # ... and the shipped gates decide the same on both, row by row.
+    for env in ("dev", "qa", "prod"):
+        verdicts = []
+        for name, path in (("single", project.report_path()), ("merged", merged_path)):
+            out = project.path / f"gate-{env}-{name}.json"
+            code = llmops(["gate", str(path), "--env", env, "--config", str(ROOT / "llmops.yaml"), "--out", str(out)])
+            verdicts.append((code, _stable(_gate_rows(out))))
+        assert verdicts[0] == verdicts[1], env
+
+
+def _gate_rows(path: Path) -> Any:
+    """A gate artifact without what differs between two reports of equal content (their hash, the time)."""
+    artifact = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in artifact.items() if k not in {"report_sha256", "created_at"}}

@@ -25,7 +25,7 @@ metrics:
 """
 PY_TEST = """
 def test_answers(llm):
-    assert "hello" in llm.complete("say hello")
+    assert "hello" in llm.generate("say hello")
 """
 # Fields that differ between any two runs, sharded or not.
 VOLATILE = ("timings", "cached")
@@ -86,8 +86,16 @@ def sharded(project: LlmProject) -> LlmProject:
     return project
 
 
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
 def _cases(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in case.items() if k not in VOLATILE} for case in report["cases"]]
+    return _stable(report["cases"])
 
 
 def _suites(report: dict[str, Any]) -> dict[str, Any]:
@@ -156,3 +164,77 @@ def test_a_bad_shard_option_is_a_usage_error(sharded: LlmProject) -> None:
     result = sharded.run("--llm-model=echo:a", "--llm-shard=4/3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--llm-shard: expected 1 <= K <= N, got 4/3*"])
+
+
+# --------------------------------------------------------------------------- xdist
+
+COUNTING_CONFTEST = '''
+import os
+from pathlib import Path
+
+from pytest_llmops.hookspecs import hookimpl
+from pytest_llmops.testing import EchoProvider
+
+
+class CountingProvider(EchoProvider):
+    """echo, and a line in loads.txt per instance: which worker loaded which model."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        with open(Path(__file__).parent / "loads.txt", "a", encoding="utf-8") as log:
+            log.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')} {spec.alias}\\n")
+
+
+@hookimpl
+def llmops_register_providers(register):
+    register("counting", CountingProvider, form="counting:NAME")
+
+
+def pytest_runtest_setup(item):
+    alias = getattr(item, "alias", None) or item.callspec.params.get("llm_alias")
+    with open(Path(__file__).parent / "ran.txt", "a", encoding="utf-8") as log:
+        log.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')} {alias}\\n")
+'''
+
+
+def _pairs(path: Path) -> list[tuple[str, str]]:
+    return [tuple(line.split()) for line in path.read_text(encoding="utf-8").splitlines()]  # type: ignore[misc]
+
+
+def test_xdist_with_two_models_gives_each_worker_one_model(project: LlmProject) -> None:
+    project.pytester.makeconftest(COUNTING_CONFTEST)
+    for name in ("functional/a", "functional/b"):
+        project.suite(name, simple_suite(12, name=name))
+    project.write("test_plain.py", PY_TEST)
+    result = project.run_subprocess("--llm-model=counting:a", "--llm-model=counting:b", "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=2 * 25)
+    ran = _pairs(project.path / "ran.txt")
+    workers_of = {alias: {worker for worker, a in ran if a == alias} for alias in ("a", "b")}
+    assert all(len(workers) == 1 for workers in workers_of.values()), workers_of
+    assert workers_of["a"] != workers_of["b"]  # two models, two workers: one each
+    # The controller creates each provider once too, only to fingerprint the models for the
+    # report (the hf provider digests the weight files without loading them).
+    loads = [(worker, alias) for worker, alias in _pairs(project.path / "loads.txt") if worker != "main"]
+    assert sorted(loads) == sorted(set(loads))  # no worker created a model's provider twice
+    assert sorted(loads) == sorted((next(iter(workers_of[a])), a) for a in ("a", "b"))  # only its own model
+    assert len(project.report()["cases"]) == 2 * 24 + 2  # the report has every case of both models
+
+
+def test_one_model_under_xdist_is_not_grouped(project: LlmProject) -> None:
+    project.pytester.makeconftest(COUNTING_CONFTEST)
+    project.suite("functional/a", simple_suite(40, name="functional/a"))
+    project.run_subprocess("--llm-model=counting:a", "-n", "2", "-p", "xdist").assert_outcomes(passed=40)
+    assert {worker for worker, _ in _pairs(project.path / "ran.txt")} == {"gw0", "gw1"}
+
+
+def test_a_shard_under_xdist_is_the_same_shard(project: LlmProject) -> None:
+    project.pytester.makeconftest(COUNTING_CONFTEST)
+    for name in ("functional/a", "functional/b"):
+        project.suite(name, simple_suite(12, name=name))
+    args = ("--llm-model=counting:a", "--llm-model=counting:b", "--llm-shard=2/3")
+    project.run_subprocess(*args, "--llm-report-dir=plain")
+    project.run_subprocess(*args, "--llm-report-dir=xdist", "-n", "2", "-p", "xdist")
+    plain, xdist = project.report("plain"), project.report("xdist")
+    assert plain["run"]["shard"]["selection_sha256"] == xdist["run"]["shard"]["selection_sha256"]
+    assert sorted((c["suite"], c["id"], c["model"]) for c in plain["cases"]) == \
+        sorted((c["suite"], c["id"], c["model"]) for c in xdist["cases"])
