@@ -19,12 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from github_stub import GitHubStub
-from pytest_llmops.integrations.github import sticky_marker
 from test_action_yaml import (
-    ACTION, EXAMPLES, ROOT, TOKEN, ActionRunner, condition, load, make_repo, render, runner_env, shims, strings,
+    ACTION,
+    EXAMPLES,
+    ROOT,
+    TOKEN,
+    ActionRunner,
+    condition,
+    load,
+    make_repo,
+    render,
+    runner_env,
+    shims,
+    strings,
 )
+
+from pytest_llmops.integrations.github import sticky_marker
 
 SHARDED = EXAMPLES / "sharded-eval.yml"
 NEW_INPUTS = ("shard", "merge-reports")
@@ -66,7 +77,7 @@ def test_the_shard_inputs_are_declared_used_by_steps_and_documented() -> None:
         used = [s for s in action["runs"]["steps"]
                 if f"inputs.{name}" in "\n".join(strings({k: v for k, v in s.items() if k != "run"}))]
         assert used, name
-        assert re.search(rf"^\| `{re.escape(name)}` \|", readme, re.M), f"{name} missing from the inputs table"
+        assert re.search(rf"^\| `{re.escape(name)}` \|", readme, re.MULTILINE), f"{name} missing from the inputs table"
     assert "## Sharded runs" in readme and "examples/sharded-eval.yml" in readme
     sharding = (ROOT / "docs" / "sharding.md").read_text(encoding="utf-8")
     assert "## In CI" in sharding and "action/examples/sharded-eval.yml" in sharding
@@ -117,22 +128,26 @@ def test_the_shard_count_is_written_once(workflow: dict[str, Any]) -> None:
     assert action_step(shards)["with"]["shard"] == "${{ matrix.shard }}"
 
 
+def run_plan(step: dict[str, Any], shards: str, output: Path) -> subprocess.CompletedProcess[str]:
+    """The plan step's script, as the runner would run it with ``env: SHARDS``."""
+    return subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], capture_output=True, text=True,
+                          check=False, env={"PATH": "/usr/bin:/bin", "SHARDS": shards, "GITHUB_OUTPUT": str(output)})
+
+
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq (on every GitHub runner) is not installed here")
 def test_the_plan_job_turns_the_count_into_the_matrix(workflow: dict[str, Any], tmp_path: Path) -> None:
     plan = workflow["jobs"]["plan"]
     (step,) = plan["steps"]
     assert plan["outputs"]["shards"] == f"${{{{ steps.{step['id']}.outputs.shards }}}}"
-    for shards, expected in ((str(shard_count(workflow)), None), ("5", ["1/5", "2/5", "3/5", "4/5", "5/5"]),
-                             ("1", ["1/1"])):
+    count = shard_count(workflow)
+    for shards, expected in ((str(count), [f"{k}/{count}" for k in range(1, count + 1)]),
+                             ("5", ["1/5", "2/5", "3/5", "4/5", "5/5"]), ("1", ["1/1"])):
         output = tmp_path / f"out{shards}"
-        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], capture_output=True, text=True,
-                              env={"PATH": "/usr/bin:/bin", "SHARDS": shards, "GITHUB_OUTPUT": str(output)})
+        proc = run_plan(step, shards, output)
         assert proc.returncode == 0, proc.stderr
         name, _, value = output.read_text(encoding="utf-8").strip().partition("=")
-        count = int(shards)
-        assert name == "shards" and json.loads(value) == (expected or [f"{k}/{count}" for k in range(1, count + 1)])
-    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "SHARDS": "0", "GITHUB_OUTPUT": str(tmp_path / "bad")})
+        assert name == "shards" and json.loads(value) == expected
+    proc = run_plan(step, "0", tmp_path / "bad")
     assert proc.returncode == 1 and "SHARDS must be a positive integer" in proc.stdout
 
 
