@@ -126,8 +126,8 @@ def test_steps_writing_outputs_have_ids(action: dict[str, Any]) -> None:
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yml"))
 
 
-def test_both_examples_exist() -> None:
-    assert {p.name for p in EXAMPLE_FILES} >= {"pr-eval.yml", "release-gate.yml"}
+def test_the_examples_exist() -> None:
+    assert {p.name for p in EXAMPLE_FILES} >= {"pr-eval.yml", "release-gate.yml", "sharded-eval.yml"}
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
@@ -206,7 +206,8 @@ class Expr:
     """GitHub Actions expressions, the subset used here: literals, dotted context references,
     ``!``, ``==``, ``!=``, ``&&``, ``||`` (value-returning), parentheses and status functions."""
 
-    def __init__(self, text: str, context: dict[str, Any], job_failed: bool = False) -> None:
+    def __init__(self, text: str, context: dict[str, Any], job_failed: bool = False,
+                 cancelled: bool = False) -> None:
         self.tokens = []
         pos, text = 0, text.strip()
         while pos < len(text):
@@ -220,6 +221,7 @@ class Expr:
         self.i = 0
         self.context = context
         self.job_failed = job_failed
+        self.cancelled = cancelled
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -283,8 +285,8 @@ class Expr:
         if self.peek() == ("op", "("):
             self.take()
             assert self.take() == ("op", ")"), "only argument-less functions"
-            return {"success": not self.job_failed, "failure": self.job_failed, "always": True,
-                    "cancelled": False}[text]
+            return {"success": not self.job_failed and not self.cancelled, "failure": self.job_failed,
+                    "always": True, "cancelled": self.cancelled}[text]
         node: Any = self.context
         for part in text.split("."):
             node = node.get(part) if isinstance(node, dict) else None
@@ -310,17 +312,17 @@ def render(template: Any, context: dict[str, Any]) -> str:
     return EXPR.sub(one, str(template))
 
 
-def condition(text: Any, context: dict[str, Any], job_failed: bool) -> bool:
-    """A step's ``if:``; without a status function it is ``success() && (...)``."""
+def condition(text: Any, context: dict[str, Any], job_failed: bool, cancelled: bool = False) -> bool:
+    """A step's (or a job's) ``if:``; without a status function it is ``success() && (...)``."""
     if text is None:
-        return not job_failed
+        return not job_failed and not cancelled
     expr = str(text).strip()
     wrapped = EXPR.fullmatch(expr)
     if wrapped:
         expr = wrapped.group(1)
-    result = truthy(Expr(expr, context, job_failed).value())
+    result = truthy(Expr(expr, context, job_failed, cancelled).value())
     if not any(re.search(rf"\b{f}\(\)", expr) for f in STATUS_FUNCTIONS):
-        result = result and not job_failed
+        result = result and not job_failed and not cancelled
     return result
 
 
@@ -333,6 +335,8 @@ def test_the_evaluator() -> None:
     assert not condition("inputs.flag == 'true'", context, True)
     assert condition("${{ !cancelled() && inputs.flag == 'true' }}", context, True)
     assert not condition("steps.nope.outputs.x != ''", context, False)
+    assert not condition("${{ !cancelled() }}", context, True, cancelled=True)
+    assert condition("always()", context, True, cancelled=True)
 
 
 # -- running the action's steps -------------------------------------------------------------------------
@@ -347,6 +351,7 @@ class StepRun:
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    with_: dict[str, str] = field(default_factory=dict)  # a ``uses:`` step's rendered inputs
 
 
 def read_output_file(path: Path) -> dict[str, str]:
@@ -420,9 +425,9 @@ class ActionRunner:
         with_ = {k: render(v, self.context) for k, v in (step.get("with") or {}).items()}
         if uses.startswith("actions/upload-artifact@"):
             assert Path(with_["path"]).exists(), with_
-            return StepRun(name, True, outputs={"artifact-id": "99", "artifact-url": ARTIFACT_URL})
+            return StepRun(name, True, outputs={"artifact-id": "99", "artifact-url": ARTIFACT_URL}, with_=with_)
         assert uses.startswith(("actions/cache/restore@", "actions/cache/save@", "actions/setup-python@")), uses
-        return StepRun(name, True)
+        return StepRun(name, True, with_=with_)
 
     def shell(self, step: dict[str, Any], name: str, index: int) -> StepRun:
         files = self.temp / "_runner_files" / f"{index:02d}"
