@@ -3,7 +3,8 @@
 One object per pytest run, kept in ``config.stash`` and registered as a plugin (the junitxml
 pattern). It coordinates; the work lives elsewhere: settings in ``config.py``, subjects in
 ``subject_factory.py``, records in ``records.py``, provenance in ``provenance.py``, the
-terminal section in ``terminal.py``, the report and gate in ``publish.py``.
+terminal section in ``terminal.py``, progress while loading and prefetching in
+``progress_display.py``, the report and gate in ``publish.py``.
 
 Created lazily (on the first YAML suite file, ``llm`` fixture or explicit ``--llm-model``),
 so runs that never touch a model pay nothing. Workers generate and attach records to their
@@ -30,6 +31,7 @@ from pytest_llmops.core.engine import Engine
 from pytest_llmops.core.registry import Registry
 from pytest_llmops.core.specs import ModelSpec, SpecError
 from pytest_llmops.provenance import EngineCounters, engine_counters, environment, git_sha, merge_counters, model_entries
+from pytest_llmops.progress_display import progress_for
 from pytest_llmops.publish import REPORT_NAME, Published, junit_properties, publish
 from pytest_llmops.records import BaselineCollector, attach_record, record_of
 from pytest_llmops.report.json_report import ReportBuilder
@@ -118,7 +120,8 @@ class LlmopsSession:
             self.validate_specs()
             cache = ResponseCache(self.settings.cache_dir / "responses.sqlite", self.settings.cache_mode)
             self._engine = Engine(self.settings.all_specs, cache, functools.partial(self._create_provider, cache=cache),
-                                  self.settings.worker_index, self.settings.worker_count)
+                                  self.settings.worker_index, self.settings.worker_count,
+                                  progress=progress_for(self.config))
         return self._engine
 
     def _create_provider(self, spec: ModelSpec, cache: ResponseCache) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from pytest_llmops.core.cache import ResponseCache, cache_key
+from pytest_llmops.core.progress import NO_PROGRESS, ProgressListener
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.core.specs import ModelSpec
 
@@ -41,6 +42,7 @@ class _ModelState:
     provider: Any = None
     fingerprint: str | None = None
     prefetched: bool = False
+    loaded: bool = False  # provider.load() has returned (the load is reported once)
     # key -> result, with a count of cases still to take it (results leave memory when taken)
     ready: dict[str, Generation | InfraError] = field(default_factory=dict)
     pending: Counter[str] = field(default_factory=Counter)
@@ -52,13 +54,15 @@ class Engine:
 
     def __init__(self, specs: Sequence[ModelSpec], cache: ResponseCache,
                  provider_factory: Callable[[ModelSpec], Any], worker_index: int = 0, worker_count: int = 1,
-                 chunk_size: int = CHUNK_SIZE) -> None:
+                 chunk_size: int = CHUNK_SIZE, progress: ProgressListener | None = None) -> None:
         self._models = {spec.alias: _ModelState(spec) for spec in specs}
         self.cache = cache
         self._factory = provider_factory
         self.worker_index = worker_index
         self.worker_count = max(1, worker_count)
         self.chunk_size = chunk_size
+        #: told about model loads and prefetch chunks (the terminal's progress display)
+        self.progress: ProgressListener = progress or NO_PROGRESS
 
     def add_model(self, spec: ModelSpec) -> None:
         """Serve one more model (a judge named by a suite); a known alias is left as it is."""
@@ -109,6 +113,13 @@ class Engine:
         hits = self.cache.get_many(unique)
         self._take_hits(state, hits)
         todo = [(k, r) for k, r in unique.items() if k not in hits]
+        self.progress.on_prefetch_start(alias, len(unique), len(hits))
+        try:
+            self._generate_todo(state, alias, todo)
+        finally:
+            self.progress.on_prefetch_end(alias)  # also when interrupted, so the display ends its line
+
+    def _generate_todo(self, state: _ModelState, alias: str, todo: list[tuple[str, GenerationRequest]]) -> None:
         if not todo:
             return
         # Longest first, so each chunk holds prompts of similar length (less padding).
@@ -127,6 +138,7 @@ class Engine:
                 chunk = [(k, r) for k, r in chunk if k not in done]
             if chunk:
                 self._generate_into(state, alias, chunk)
+                self.progress.on_generated(alias, len(chunk))
 
     def _take_hits(self, state: _ModelState, hits: dict[str, Generation]) -> None:
         state.ready.update(hits)
@@ -134,8 +146,12 @@ class Engine:
 
     def _generate_into(self, state: _ModelState, alias: str, chunk: list[tuple[str, GenerationRequest]]) -> None:
         provider = self.provider(alias)
-        if hasattr(provider, "load"):
+        if hasattr(provider, "load") and not state.loaded:
+            self.progress.on_load_start(alias)
+            start = time.perf_counter()
             provider.load()  # loading weights is not generation time (it is reported as load_s)
+            state.loaded = True
+            self.progress.on_load_end(alias, time.perf_counter() - start)
         start = time.perf_counter()
         try:
             results = provider.generate_batch([r for _, r in chunk])
