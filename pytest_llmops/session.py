@@ -259,7 +259,8 @@ class LlmopsSession:
         if self._builder is None:
             return
         incomplete = self.completeness.finish(session)
-        if self._builder.case_count == 0:
+        if self._builder.case_count == 0 and self.shard_info is None:
+            # (A shard with no share of the selection still reports: the merge needs every shard.)
             if not incomplete:
                 clear_run_marker(self.settings.report_dir, self._run_token, REPORT_NAME)  # finished, with nothing to report
             return

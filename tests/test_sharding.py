@@ -160,6 +160,17 @@ def test_merge_refuses_shards_that_are_not_one_run(sharded: LlmProject, capsys: 
     assert not Path(out).exists()
 
 
+def test_a_shard_with_nothing_to_run_still_reports_and_merges(project: LlmProject) -> None:
+    project.pytester.makeconftest(CONFTEST)
+    project.suite("functional/tiny", simple_suite(2, name="functional/tiny"))
+    paths = _run_shards(project, 3)  # two cases, three shards: one shard gets none
+    shards = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    assert sorted(len(shard["cases"]) for shard in shards) == [0, 1, 1]
+    out = project.path / "merged.json"
+    assert llmops(["merge", *map(str, paths), "-o", str(out), "--no-render"]) == 0
+    assert len(json.loads(out.read_text(encoding="utf-8"))["cases"]) == 2
+
+
 def test_a_bad_shard_option_is_a_usage_error(sharded: LlmProject) -> None:
     result = sharded.run("--llm-model=echo:a", "--llm-shard=4/3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
