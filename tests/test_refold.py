@@ -21,8 +21,8 @@ CLOCK_SOURCE = Path(__file__).with_name("latency_clock.py").read_text(encoding="
 
 
 # Fields that differ between any two runs of the same selection: wall-clock times (a garak
-# probe's seconds among them) and what the cache held.
-VOLATILE = {"timings", "cached", "seconds"}
+# probe's seconds, a latency level's wall time and throughput) and what the cache held.
+VOLATILE = {"timings", "cached", "seconds", "wall_s", "requests_per_s", "output_tokens_per_s", "good_requests_per_s"}
 
 
 def _stable(value: Any) -> Any:
