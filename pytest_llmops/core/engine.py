@@ -3,7 +3,10 @@
 Before the first case of a model runs, the session hands the engine every selected
 request of that model. The engine serves what the cache already has, generates the rest
 in chunks (each chunk one provider call, its results written to the cache in one
-transaction), and keeps results in memory until each case takes its own.
+transaction), and keeps results in memory until each case takes its own. A chunk is
+``CHUNK_SIZE`` requests unless the provider states a ``preferred_chunk_size``: an endpoint
+provider asks for several waves of its concurrency, so that a chunk never caps the requests
+in flight and the endpoint idles at a chunk's tail only once per several waves.
 
 Under xdist every worker sees the whole selection. Each worker walks the chunks from a
 different starting point and re-reads the cache before each chunk, so workers share the
@@ -124,7 +127,7 @@ class Engine:
             return
         # Longest first, so each chunk holds prompts of similar length (less padding).
         todo.sort(key=lambda kr: -sum(len(content) for _, content in kr[1].messages))
-        size = self.chunk_size
+        size = self._chunk_size(alias)
         if self.worker_count > 1:
             # Several chunks per worker, so workers can split the work between them.
             size = max(1, min(size, -(-len(todo) // (2 * self.worker_count))))
@@ -139,6 +142,11 @@ class Engine:
             if chunk:
                 self._generate_into(state, alias, chunk)
                 self.progress.on_generated(alias, len(chunk))
+
+    def _chunk_size(self, alias: str) -> int:
+        """Requests per provider call: the provider's ``preferred_chunk_size`` when it states one."""
+        preferred = getattr(self.provider(alias), "preferred_chunk_size", None)
+        return max(1, int(preferred)) if preferred else self.chunk_size
 
     def _take_hits(self, state: _ModelState, hits: dict[str, Generation]) -> None:
         state.ready.update(hits)

@@ -54,6 +54,11 @@ class FaultyProvider:
         rng = random.Random(int.from_bytes(digest[:16], "big"))
         return OPERATORS[self.operator](text, question_of(request), rng)
 
+    @property
+    def preferred_chunk_size(self) -> int | None:
+        """The inner provider's chunk size, so a wrapped endpoint is kept as busy as a bare one."""
+        return getattr(self.inner, "preferred_chunk_size", None)
+
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
         results = self.inner.generate_batch(requests)
         out: list[Generation | InfraError] = []

@@ -39,7 +39,7 @@ class LlamaServer:
     """
 
     def __init__(self, log_path: Path, interrupt_requests: bool = False, model_alias: str = "smollm2",
-                 n_ctx: int = 2048, n_threads: int = 2) -> None:
+                 n_ctx: int = 2048, n_threads: int = 2, n_threads_batch: int | None = None) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise LlamaServerUnavailable("llama-cpp-python[server] is not installed (pip install -e '.[dev]')")
         self.port = free_port()
@@ -50,6 +50,10 @@ class LlamaServer:
                 "--model_alias", model_alias, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
                 "--interrupt_requests", "True" if interrupt_requests else "False"]
+        if n_threads_batch is not None:
+            # Prompt evaluation uses its own thread count (llama.cpp's default: every CPU); on a
+            # shared, oversubscribed machine its spinning threads can stall a prompt for seconds.
+            args += ["--n_threads_batch", str(n_threads_batch)]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
