@@ -22,9 +22,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ["evalsuites/functional", "evalsuites/adversarial/model.eval.yaml",
           "evalsuites/metamorphic/model_relations.eval.yaml", "evalsuites/latency", "evalsuites/regression"]
-# Wall-clock fields, what the cache held; latency is measured in wall-clock time, so its
-# outcomes and metrics are compared by shape (cases and sample counts), not by value.
-VOLATILE = {"timings", "cached", "seconds"}
+# Wall-clock fields, what the cache held (a cached answer's device is not known); latency is
+# measured in wall-clock time, so its outcomes and metrics are compared by shape (cases and
+# sample counts), not by value.
+VOLATILE = {"timings", "cached", "seconds", "device", "gpu"}
 TIMED_KIND = "latency"
 
 
