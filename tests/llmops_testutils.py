@@ -72,3 +72,13 @@ def echo_log_lines(path: Path) -> list[str]:
     if not path.exists():
         return []
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def without_keys(value: Any, keys: set[str] | tuple[str, ...]) -> Any:
+    """``value`` (nested dicts and lists, as read from a report) with every dict entry named in
+    ``keys`` left out at any depth: for comparing two runs whose wall-clock fields differ."""
+    if isinstance(value, dict):
+        return {k: without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without_keys(v, keys) for v in value]
+    return value

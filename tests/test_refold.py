@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from llmops_testutils import LlmProject
+from llmops_testutils import LlmProject, without_keys
 
 from pytest_llmops.cli import main as llmops
 from pytest_llmops.report.refold import refold_suites
@@ -26,11 +26,7 @@ VOLATILE = {"timings", "cached", "seconds", "wall_s", "requests_per_s", "output_
 
 
 def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
+    return without_keys(value, VOLATILE)
 
 
 def test_every_shipped_suite_refolds_and_three_shards_merge_into_the_single_run(project: LlmProject) -> None:

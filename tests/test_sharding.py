@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from llmops_testutils import LlmProject, simple_suite
+from llmops_testutils import LlmProject, simple_suite, without_keys
 
 from pytest_llmops.cli import main as llmops
 from pytest_llmops.sharding import SLACK, ShardError, Unit, assign, parse_shard
@@ -87,11 +87,7 @@ def sharded(project: LlmProject) -> LlmProject:
 
 
 def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
+    return without_keys(value, VOLATILE)
 
 
 def _cases(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
+from llmops_testutils import without_keys
 from pytest_llmops.cli import main as llmops
 
 pytestmark = pytest.mark.slow
@@ -30,11 +30,7 @@ TIMED_KIND = "latency"
 
 
 def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
+    return without_keys(value, VOLATILE)
 
 
 def _comparable(report: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
