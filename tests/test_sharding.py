@@ -156,6 +156,18 @@ def test_merge_refuses_shards_that_are_not_one_run(sharded: LlmProject, capsys: 
     assert not Path(out).exists()
 
 
+def test_merge_refuses_shards_run_on_different_versions_of_a_suite(sharded: LlmProject, capsys: Any) -> None:
+    first = _run_shards(sharded, 3)
+    # The same cases (so the same node ids and selection) with another check: a new version of the suite.
+    sharded.suite("functional/a", simple_suite(14, name="functional/a", failing_every=5))
+    sharded.run("--llm-model=echo:a", "--llm-shard=2/3", "--llm-report-dir=edited")
+    out = sharded.path / "merged.json"
+    assert llmops(["merge", str(first[0]), str(sharded.report_path("edited")), str(first[2]), "-o", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "suite 'functional/a' comes from different files" in error and "edited" in error
+    assert not out.exists()
+
+
 def test_a_shard_with_nothing_to_run_still_reports_and_merges(project: LlmProject) -> None:
     project.pytester.makeconftest(CONFTEST)
     project.suite("functional/tiny", simple_suite(2, name="functional/tiny"))
