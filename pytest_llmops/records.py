@@ -17,6 +17,7 @@ from pytest_llmops.core.baseline import BaselineWriter
 from pytest_llmops.providers.base import InfraError
 from pytest_llmops.subject_factory import SUBJECT_KEY
 from pytest_llmops.suites.items import CaseItem
+from pytest_llmops.worker_groups import plain_nodeid
 
 REPORT_ATTRIBUTE = "llmops_record"
 ERROR_ATTRIBUTE = "llmops_infra_error"
@@ -37,6 +38,9 @@ def attach_record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     elif report.when == "call" and not report.passed and record.get("outcome") == "passed":
         # An exception after the checks passed (e.g. in a hook) still fails the case.
         record["outcome"] = "failed"
+    if record.get("nodeid") == item.nodeid:
+        # Not the ``@llm-<alias>`` xdist appends when models are grouped: the same report either way.
+        record = {**record, "nodeid": plain_nodeid(item)}
     setattr(report, REPORT_ATTRIBUTE, json.dumps(record, ensure_ascii=False))
     if report.when == "call" and report.failed and record.get("outcome") == "error" \
             and record.get("subject") == "python":
