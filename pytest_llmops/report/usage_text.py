@@ -7,6 +7,7 @@ could reach it (model names, suite names), through :mod:`pytest_llmops.report.sa
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pytest_llmops.report.faces import is_number, metric_at
@@ -19,7 +20,8 @@ BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
 
 
 def fmt_usd(value: Any) -> str:
-    """``$1,234.56``, ``$0.0123``, ``$0.000046``, ``$1.20e-09``; ``n/a`` for a non-number."""
+    """``$1,234.56`` from a dollar upwards, else three significant digits (``$0.0123``,
+    ``$0.0000221``); ``n/a`` for a non-number."""
     if not is_number(value):
         return "n/a"
     amount = float(value)
@@ -28,11 +30,8 @@ def fmt_usd(value: Any) -> str:
         return "$0"
     if size >= 1:
         return f"${amount:,.2f}"
-    if size >= 0.01:
-        return f"${amount:.4f}"
-    if size >= 1e-6:
-        return f"${amount:.6f}".rstrip("0")
-    return f"${amount:.2e}"
+    decimals = -math.floor(math.log10(size)) + 2
+    return "$" + f"{amount:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def fmt_tokens(value: Any) -> str:
