@@ -128,8 +128,9 @@ def test_openai_counts_come_from_usage() -> None:
 def test_openai_counts_without_usage_are_estimated_from_the_text() -> None:
     request = GenerationRequest.prompt("What is two plus two, please?", system="Be brief.")
     counts = token_counts(None, request, "It is four.")
-    # Four characters per token, rounded up, per message: 29 chars -> 8, 9 chars -> 3; 11 chars -> 3.
-    assert counts == {"input_tokens": 8 + 3, "output_tokens": 3, "cached_input_tokens": None,
+    # Four characters per token, rounded up, per message: 29 chars -> 8, 9 chars -> 3; 11 chars -> 3;
+    # plus 3 chat-format tokens per message and 3 before the reply.
+    assert counts == {"input_tokens": 8 + 3 + 2 * 3 + 3, "output_tokens": 3, "cached_input_tokens": None,
                       "tokens_estimated": True}
     assert (estimate_tokens(""), estimate_tokens("abcd"), estimate_tokens("abcde")) == (0, 1, 2)
     # One count missing is enough to mark the answer estimated.

@@ -153,11 +153,19 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+#: Chat-format tokens around each message and before the reply, as OpenAI's cookbook counts
+#: them for its chat models ("How to count tokens with tiktoken": 3 per message, 3 for the reply).
+TOKENS_PER_MESSAGE = 3
+TOKENS_BEFORE_REPLY = 3
+
+
 def estimate_prompt_tokens(request: GenerationRequest) -> int:
-    """:func:`estimate_tokens` over everything a request sends (its messages, or its raw prompt)."""
+    """A request's prompt tokens guessed from its text: :func:`estimate_tokens` of each message
+    plus the chat format's tokens per message and before the reply (a raw prompt: its text only)."""
     if request.raw_prompt is not None:
         return estimate_tokens(request.raw_prompt)
-    return sum(estimate_tokens(content) for _, content in request.messages)
+    return (sum(estimate_tokens(content) + TOKENS_PER_MESSAGE for _, content in request.messages)
+            + TOKENS_BEFORE_REPLY)
 
 
 class Provider(Protocol):
