@@ -138,6 +138,7 @@ class Settings:
     history: bool
     rag_target: str
     shard: Shard | None = None
+    prices: Any = None  # the price table (core.pricing.PriceTable) from the gate file, or None
 
     @classmethod
     def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
@@ -163,6 +164,7 @@ class Settings:
             history=bool(config.getoption("llm_history") or config.getini("llm_history")),
             rag_target=str(config.getoption("llm_rag_pipeline") or config.getini("llm_rag_pipeline")),
             shard=shard_setting(config),
+            prices=price_table(config),
         )
 
     @property
@@ -200,6 +202,17 @@ def gate_config_path(config: pytest.Config) -> Path | None:
     if config.getini("llm_gate_config"):
         return Path(config.rootpath) / config.getini("llm_gate_config")
     return None
+
+
+def price_table(config: pytest.Config) -> Any:
+    """The run's price table (``prices:`` in the gate file), or None; a bad one is a usage error."""
+    from pytest_llmops.gates.config import GateConfigError  # yaml: only once a run uses a model
+    from pytest_llmops.gates.prices import load_price_table
+
+    try:
+        return load_price_table(Path(config.rootpath), gate_config_path(config))
+    except GateConfigError as exc:
+        raise pytest.UsageError(f"price table: {exc}") from None
 
 
 def prompt_template_path(config: pytest.Config, item: pytest.Item) -> Path:

@@ -153,7 +153,11 @@ def merge_reports(paths: list[Path], out: Path, kind_of: Callable[[str], Any]) -
     try:
         for record in records:
             builder.add(record)
-        header = builder.header(merged_run(shards))
+        run = merged_run(shards)
+        usage = builder.usage.as_dict()  # folded again from the records, as a single run does
+        if usage is not None:
+            run["usage"] = usage
+        header = builder.header(run)
         builder.write(Path(out), header)
         return header
     finally:

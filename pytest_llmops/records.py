@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pytest
 
 from pytest_llmops.core.baseline import BaselineWriter
+from pytest_llmops.core.pricing import usage_fields
 from pytest_llmops.providers.base import InfraError
 from pytest_llmops.subject_factory import SUBJECT_KEY
 from pytest_llmops.suites.items import CaseItem
@@ -24,7 +25,7 @@ ERROR_ATTRIBUTE = "llmops_infra_error"
 
 
 def attach_record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
-                  relative_path: Callable[[Any], str]) -> None:
+                  relative_path: Callable[[Any], str], price_for: Callable[[str], Any] = lambda alias: None) -> None:
     """Put the case record on the report that ends the test (call, or a failed setup)."""
     record = item.record if isinstance(item, CaseItem) else None
     final = report.when == "call" or (report.when == "setup" and not report.passed)
@@ -34,7 +35,7 @@ def attach_record(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         subject = item.stash.get(SUBJECT_KEY, None)
         if subject is None:
             return
-        record = python_test_record(item, subject, call, report, relative_path)
+        record = python_test_record(item, subject, call, report, relative_path, price_for)
     elif report.when == "call" and not report.passed and record.get("outcome") == "passed":
         # An exception after the checks passed (e.g. in a hook) still fails the case.
         record["outcome"] = "failed"
@@ -56,8 +57,11 @@ def record_of(report: pytest.TestReport) -> dict[str, Any] | None:
 
 
 def python_test_record(item: pytest.Item, subject: Any, call: pytest.CallInfo[None], report: pytest.TestReport,
-                       relative_path: Callable[[Any], str]) -> dict[str, Any]:
-    """The record of a Python test that used the ``llm`` fixture, from its subject's log."""
+                       relative_path: Callable[[Any], str],
+                       price_for: Callable[[str], Any] = lambda alias: None) -> dict[str, Any]:
+    """The record of a Python test that used the ``llm`` fixture, from its subject's log.
+
+    Its tokens (and cost, at ``price_for(alias)``) are summed over every call the test made."""
     excinfo = call.excinfo
     if report.skipped:
         outcome = "skipped"
@@ -73,6 +77,7 @@ def python_test_record(item: pytest.Item, subject: Any, call: pytest.CallInfo[No
         "input": last.get("input"), "output": last.get("output"), "checks": [], "outcome": outcome,
         "cached": bool(subject.log) and all(g.get("cached") for g in subject.log),
         "generations": subject.log[-20:], "timings": {"total_s": round(report.duration, 6)},
+        **usage_fields(subject.log, price_for(subject.alias)),
     }
     if excinfo is not None and outcome in ("failed", "error"):
         record["error"] = f"{excinfo.typename}: {str(excinfo.value)[:500]}"

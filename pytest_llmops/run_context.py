@@ -75,6 +75,10 @@ class EngineRunContext:
     def describe(self, alias: str) -> dict[str, Any]:
         return self._engine().describe(alias)
 
+    def price_for(self, alias: str) -> Any:
+        """The model's price from the run's price table (``prices:`` in the gate file), or None."""
+        return self._settings.prices.price_for(alias) if self._settings.prices else None
+
     def judge(self, spec_or_alias: str, temperature: float | None = None) -> Any:
         """The grading model (a :class:`~pytest_llmops.core.subjects.Judge`) named by ``spec_or_alias``."""
         return self._subjects.judge(spec_or_alias, temperature)

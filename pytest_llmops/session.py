@@ -228,7 +228,7 @@ class LlmopsSession:
 
     # -- records ----------------------------------------------------------------------------
     def attach_record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-        attach_record(item, call, report, self.relative_path)
+        attach_record(item, call, report, self.relative_path, self.run_context.price_for)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = record_of(report) if self._builder is not None else None
@@ -322,6 +322,8 @@ class LlmopsSession:
             "env": environment(builder.devices if builder else set(), builder.gpus if builder else set()),
             "workers": self._workers_down,
             **({"shard": self.shard_info} if self.shard_info else {}),
+            # Tokens and cost of the whole run and per model (report/usage.py), when records had any.
+            **({"usage": usage} if builder and (usage := builder.usage.as_dict()) else {}),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_llmops.provenance import EngineCounters
 from pytest_llmops.report.faces import headline_text
+from pytest_llmops.report.usage_text import model_lines, run_usage, usage_line
 
 
 def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, published: Any,
@@ -29,6 +30,12 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
                       f"from cache, {int(values['infra_errors'])} infra errors")
     if published is None:
         return
+    usage = run_usage(published.header)
+    line = usage_line(usage)
+    if line:
+        tr.write_line(f"usage: {line}")
+        for model_line in model_lines(usage):
+            tr.write_line(f"  {model_line}")
     for problem in published.problems:
         tr.write_line(f"warning: {problem}", yellow=True)
     tr.write_line(f"report: {published.report}")

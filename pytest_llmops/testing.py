@@ -13,6 +13,7 @@ can be tested without a network. Calls are counted in ``EchoProvider.calls`` and
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -53,8 +54,10 @@ class EchoProvider:
                 out.append(InfraError(f"{self.alias}: simulated endpoint failure"))
                 continue
             text = f"echo: {user}"[: max(1, request.params.max_new_tokens * 8)]
+            # Whitespace words are the echo model's tokens: deterministic counts for token and cost tests.
+            prompt_words = sum(len(content.split()) for _, content in request.messages)
             out.append(Generation(text=text, output_tokens=len(text.split()), finish_reason="stop",
-                                  batch_size=len(requests)))
+                                  batch_size=len(requests), input_tokens=prompt_words))
         if log:
             with open(log, "a", encoding="utf-8") as fh:
                 fh.writelines(line + "\n" for line in lines)
@@ -114,8 +117,9 @@ class DegradingProvider:
         out = self.inner.generate_batch(requests)
         for index, (request, result) in enumerate(zip(requests, out)):
             if isinstance(result, Generation) and self.corrupts(request):
-                out[index] = Generation(text="zzz qqq", output_tokens=2, finish_reason="stop",
-                                        seconds=result.seconds, batch_size=result.batch_size)
+                # The prompt was read all the same: its tokens are kept, the answer's are the nonsense's.
+                out[index] = dataclasses.replace(result, text="zzz qqq", output_tokens=2, finish_reason="stop",
+                                                 cached=False)
         return out
 
     def close(self) -> None:

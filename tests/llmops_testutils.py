@@ -82,3 +82,30 @@ def without_keys(value: Any, keys: set[str] | tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [without_keys(v, keys) for v in value]
     return value
+
+
+def add_usage(report: dict[str, Any], price: Any = None, cached: tuple[str, ...] = (),
+              tokens: Any = None) -> dict[str, Any]:
+    """``report`` with token counts (and, with a ``core.pricing.Price``, costs) on every case, folded
+    into its suites' metrics and ``run.usage`` by the real fold (report/usage.py).
+
+    ``tokens(case) -> (input, output)`` gives each case's counts (default: 10 + index, 3 + index);
+    cases whose id is in ``cached`` were served from the response cache.
+    """
+    from pytest_llmops.core.pricing import usage_fields
+    from pytest_llmops.report.usage import RunUsage, UsageFold
+
+    count = tokens or (lambda case: (10 + int(case.get("index") or 0), 3 + int(case.get("index") or 0)))
+    folds: dict[str, UsageFold] = {}
+    run = RunUsage()
+    for case in report.get("cases") or []:
+        tokens_in, tokens_out = count(case)
+        part = {"input_tokens": tokens_in, "output_tokens": tokens_out, "cached": case.get("id") in cached}
+        case.update(usage_fields([part], price))
+        name = case["suite"] if case["suite"] in report["suites"] else f"{case['suite']}[{case['model']}]"
+        folds.setdefault(name, UsageFold()).add(case)
+        run.add(case)
+    for name, fold in folds.items():
+        report["suites"][name]["metrics"].update(fold.metrics())
+    report.setdefault("run", {})["usage"] = run.as_dict()
+    return report

@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from llmops_testutils import add_usage
+
+from pytest_llmops.core.pricing import Price
+from pytest_llmops.report.usage_text import fmt_usd
 from pytest_llmops.suites.faces import with_faces
 from pytest_llmops.report.diff import diff_reports, metric_change
 from pytest_llmops.core.stats import rate_metric
@@ -200,3 +204,49 @@ def test_limit_with_truncation_note() -> None:
         assert all(line.endswith("|") for line in text.splitlines() if line.startswith("|"))
         assert re.search(r"5,000 regressed cases", text)
     assert len(diff_reports(base, head)) <= 65000
+
+
+def _priced(cases: list[tuple[str, str, str, str]], price: Price, cached: tuple[str, ...] = (),
+            extra_out: int = 0) -> dict[str, Any]:
+    """A report whose cases have tokens (input: 10 + len(output), output: len(output) + extra_out)."""
+    suites = {name: {"pass_rate": metric(1.0, 0.5, 1.0)} for name in dict.fromkeys(c[0] for c in cases)}
+    return add_usage(make(suites, cases), price=price, cached=cached,
+                     tokens=lambda case: (10 + len(case["output"]), len(case["output"]) + extra_out))
+
+
+def usage_rows(markdown: str) -> list[str]:
+    return [row for row in table_rows(markdown, "### Cost and tokens") if not row.startswith("| scope |")]
+
+
+CASES = [("functional/qa", "a", "passed", "Paris"), ("functional/qa", "b", "passed", "Lyon"),
+         ("safety/x", "c", "passed", "no")]
+
+
+def test_cost_and_token_changes() -> None:
+    price = Price(input=1.0, output=10.0)
+    base = _priced(CASES, price, cached=("a", "b", "c"))  # the base ran from the cache: it paid nothing
+    head = _priced([c if c[0] != "functional/qa" else c[:3] + (c[3] + " France",) for c in CASES], price)
+    text = diff_reports(base, head)
+    rows = usage_rows(text)
+    base_list = (10 + 5 + 5 * 10) + (10 + 4 + 4 * 10) + (10 + 2 + 2 * 10)  # input + output x $10, per million
+    head_list = (10 + 12 + 12 * 10) + (10 + 11 + 11 * 10) + (10 + 2 + 2 * 10)
+    assert rows[0] == (f"| run | cost paid | $0 | {fmt_usd(head_list / 1e6)} | +{fmt_usd(head_list / 1e6)} | "
+                       "\u2b07\ufe0f worse |")
+    assert rows[1] == (f"| run | cost at list prices | {fmt_usd(base_list / 1e6)} | {fmt_usd(head_list / 1e6)} | "
+                       f"+{fmt_usd((head_list - base_list) / 1e6)} | \u2b07\ufe0f worse |")
+    assert rows[2] == "| run | input tokens | 41 | 55 | +14 | \u2b07\ufe0f worse |"
+    assert rows[3] == "| run | output tokens | 11 | 25 | +14 | \u2b07\ufe0f worse |"
+    assert "| functional/qa | output tokens per case | 4.5 | 11.5 | +7 | \u2b07\ufe0f worse |" in rows
+    assert not any(row.startswith("| safety/x |") for row in rows)  # unchanged suites are not listed
+    assert_markdown_is_inert(text)
+    # Backwards: fewer tokens are better.
+    back = usage_rows(diff_reports(head, base))
+    assert "| run | output tokens | 25 | 11 | -14 | \u2b06\ufe0f better |" in back
+
+
+def test_no_cost_section_for_reports_without_usage() -> None:
+    report = make(BASE_SUITES, BASE_CASES)
+    assert "### Cost and tokens" not in diff_reports(report, copy.deepcopy(report))
+    priced = _priced(CASES, Price(1.0, 1.0))
+    rows = usage_rows(diff_reports(priced, copy.deepcopy(priced)))
+    assert len(rows) == 4 and all(row.endswith("\u27a1\ufe0f unchanged |") for row in rows)

@@ -333,6 +333,37 @@ def test_literal_nested_latency_path(tmp_path: Path) -> None:
         ("PASS", 240.0, 290.0), ("FAIL", 240.0, 290.0), ("PASS", 240.0, 240.0), ("FAIL", 80.0, 70.0)]
 
 
+def _priced_suite(tokens_out: list[int], usd_each: float, model: str = "m1") -> dict[str, Any]:
+    """A functional suite whose token and cost metrics are folded from records, as a run folds them."""
+    from pytest_llmops.report.usage import UsageFold
+
+    fold = UsageFold()
+    for out in tokens_out:
+        fold.add({"input_tokens": 20, "output_tokens": out, "cost": {"usd": usd_each, "saved_usd": 0.0}})
+    suite = functional_suite(len(tokens_out), model=model)
+    suite["metrics"].update(fold.metrics())
+    return suite
+
+
+def test_cost_and_token_budgets(tmp_path: Path) -> None:
+    cheap = _priced_suite([10, 40, 12, 250], usd_each=0.25)  # $1.00 in all; p95 of the answers: 218.5 tokens
+    dear = _priced_suite([10, 11], usd_each=1.5)  # $3.00
+    report = make_report({"functional/a": cheap, "safety/b": dear})
+    result = gate(tmp_path, report, "*: cost.total <= 2.50", "functional/*: output_tokens.p95 <= 200",
+                  "functional/*: output_tokens.p95 <= 250", "*: cost.per_case <= 1")
+    rows = [(r["check"], r["suite"], r["status"], r["value"]) for r in result.checks]
+    assert ("*: cost.total <= 2.50", "functional/a", "PASS", 1.0) in rows
+    assert ("*: cost.total <= 2.50", "safety/b", "FAIL", 3.0) in rows
+    assert ("functional/*: output_tokens.p95 <= 200", "functional/a", "FAIL", 218.5) in rows
+    assert ("functional/*: output_tokens.p95 <= 250", "functional/a", "PASS", 218.5) in rows
+    assert ("*: cost.per_case <= 1", "safety/b", "FAIL", 1.5) in rows
+    assert result.decision == "BLOCK"
+    # A suite run without prices has no cost: the check cannot pass it (missing, per on_missing).
+    unpriced = make_report({"functional/a": functional_suite(3)})
+    [row] = gate(tmp_path, unpriced, "*: cost.total <= 2.50").checks
+    assert row["status"] != "PASS"
+
+
 def test_literal_lb95_key_wins_over_ci95(tmp_path: Path) -> None:
     suite = functional_suite(3)
     suite["metrics"]["odd"] = {"value": 0.5, "ci95": [0.1, 0.9], "lb95": 0.4}

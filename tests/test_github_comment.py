@@ -15,6 +15,9 @@ from typing import Any, Iterator
 import pytest
 
 from github_stub import GitHubStub
+from llmops_testutils import add_usage
+from pytest_llmops.core.pricing import Price
+from pytest_llmops.report.usage_text import fmt_usd
 from pytest_llmops.integrations.github import (
     COMMENT_LIMIT, comment_main, commit_status, pr_number_from_event, sticky_marker,
 )
@@ -422,6 +425,34 @@ def test_the_body_stays_under_githubs_limit(tmp_path: Path, stub: GitHubStub,
     (comment,) = stub.comments(PR)  # the stub refuses bodies over 65,536 characters
     assert len(comment["body"]) <= 65000
     assert "_Truncated:" in comment["body"] and "Top regressions (5 of 3,000)" in comment["body"]
+
+
+def test_the_comment_shows_the_cost_and_its_change(tmp_path: Path, stub: GitHubStub,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    price = Price(input=2.0, output=10.0)
+    # Base: 12 cases of 20 prompt and 5 answer tokens; head: answers grew to 15 tokens.
+    base = add_usage(make_report(good_cases()), price=price, tokens=lambda case: (20, 5))
+    head = add_usage(make_report(good_cases(), gate=gate("dev", "ALLOW")), price=price, cached=("case-00",),
+                     tokens=lambda case: (20, 15))
+    base_cost, head_cost = 12 * (20 * 2 + 5 * 10) / 1e6, 12 * (20 * 2 + 15 * 10) / 1e6
+    head_paid, head_saved = head_cost * 11 / 12, head_cost / 12
+    code, _, err = run_inproc(capsys, ["--report", str(write_json(tmp_path / "head.json", head)),
+                                       "--base", str(write_json(tmp_path / "base.json", base)), "--env", "dev"],
+                              actions_env(tmp_path, stub))
+    assert code == 0, err
+    (comment,) = stub.comments(PR)
+    body = comment["body"]
+    assert (f"\U0001f4b5 **Cost:** {fmt_usd(head_paid)} this run ({fmt_usd(head_cost)} at list prices, "
+            f"{fmt_usd(head_saved)} saved by the response cache); at list prices base {fmt_usd(base_cost)} "
+            f"\u2192 head {fmt_usd(head_cost)} (+{fmt_usd(head_cost - base_cost)}, \u2b07\ufe0f worse)") in body
+    assert "| functional/qa | output tokens per case | 5 | 15 | +10 | \u2b07\ufe0f worse |" in body
+    assert_markdown_is_inert(body.split("\n", 1)[1].split("\n---\n")[0])  # the footer links to the report
+    # Without prices there is no cost line (tokens alone still show in the diff).
+    plain = make_report(good_cases(), gate=gate("dev", "ALLOW"))
+    code, _, err = run_inproc(capsys, ["--report", str(write_json(tmp_path / "plain.json", plain)), "--env", "dev"],
+                              actions_env(tmp_path, stub))
+    assert code == 0, err
+    assert "**Cost:**" not in stub.comments(PR)[0]["body"]
 
 
 # -- usage --------------------------------------------------------------------------------------------

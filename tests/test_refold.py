@@ -58,6 +58,7 @@ def test_every_shipped_suite_refolds_and_three_shards_merge_into_the_single_run(
     assert len(merged["cases"]) == len(report["cases"])
     assert _stable(merged["cases"]) == _stable(report["cases"])
     assert _stable(merged["suites"]) == _stable(report["suites"])
+    assert merged["run"]["usage"] == report["run"]["usage"] and report["run"]["usage"]["output_tokens"] > 0
     # ... and the shipped gates decide the same on both, row by row.
     for env in ("dev", "qa", "prod"):
         verdicts = []

@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llmops_testutils import add_usage
+
+from pytest_llmops.core.pricing import Price
+from pytest_llmops.report.usage_text import fmt_tokens, fmt_usd
 from pytest_llmops.suites.faces import with_faces
 from pytest_llmops.report.html import TEMPLATE_DIR, TEMPLATE_NAME, render_html
 from pytest_llmops.core.stats import rate_metric
@@ -149,6 +153,24 @@ def test_gate_banner_and_run_info() -> None:
     allow = dict(GATE, decision="ALLOW", checks=[dict(GATE["checks"][0], status="PASS", blocking=False)])
     html = render_html(make_report({"functional/qa": ["passed"]}, gate=allow))
     assert 'class="banner allow"' in html and "Gate (prod): ALLOW" in html
+
+
+def test_tokens_and_cost_in_run_facts_suite_metrics_and_cases() -> None:
+    report = make_report({"functional/qa": ["passed", "failed"]})
+    # Inputs 10, 11 and outputs 3, 4 tokens at $1 / $5 per million; case-1 came from the response cache.
+    add_usage(report, price=Price(input=1.0, output=5.0), cached=("case-1",))
+    html = render_html(report)
+    paid, saved = (10 * 1 + 3 * 5) / 1e6, (11 * 1 + 4 * 5) / 1e6
+    assert (f"<span><b>usage</b>tokens 21 in / 7 out \u00b7 cost {fmt_usd(paid)} (saved {fmt_usd(saved)} "
+            "by the response cache)</span>") in html
+    # The suite's other metrics: p95 of two cases interpolates (10.95 and 3.95 tokens).
+    assert f"tokens: in 21 (p95 {fmt_tokens(10.95)}) \u00b7 out 7 (p95 {fmt_tokens(3.95)})" in html
+    assert f"cost: {fmt_usd(paid)}; {fmt_usd((paid + saved) / 2)} per case; saved {fmt_usd(saved)}" in html
+    assert "<span><b>input_tokens</b>11</span>" in html  # a case's own facts
+    assert f"<span><b>cost</b>$0 (saved {fmt_usd(saved)})</span>" in html
+    assert f"<span><b>cost</b>{fmt_usd(paid)}</span>" in html
+    plain = render_html(make_report({"functional/qa": ["passed"]}))
+    assert "<b>usage</b>" not in plain and "<b>cost</b>" not in plain
 
 
 def test_no_gate_is_neutral_with_counts() -> None:

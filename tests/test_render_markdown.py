@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from llmops_testutils import add_usage
+
+from pytest_llmops.core.pricing import Price
 from pytest_llmops.report.markdown import render_markdown
+from pytest_llmops.report.usage_text import fmt_usd
 from pytest_llmops.report.safe_text import ZWSP, md_code, md_fence, md_text
 from pytest_llmops.core.stats import rate_metric
 
@@ -180,6 +184,30 @@ def test_no_gate_is_a_neutral_line() -> None:
 def test_empty_report() -> None:
     md = render_markdown({"schema_version": 1, "run": {}, "suites": {}, "cases": []})
     assert md.startswith("## LLM eval report") and "No gate applied" in md
+
+
+def test_tokens_and_cost_line_and_table() -> None:
+    report = make_report({"functional/qa": [("a", "passed", "ok"), ("b", "passed", "ok"), ("c", "passed", "ok")],
+                          "functional/<b>x|y</b>": [("d", "passed", "ok")]})
+    # Inputs 10, 11, 12 and outputs 3, 4, 5 tokens (by index) at $2 / $8 per million; case "c" was cached.
+    add_usage(report, price=Price(input=2.0, output=8.0), cached=("c",))
+    md = render_markdown(report)
+    paid = (10 * 2 + 3 * 8 + 11 * 2 + 4 * 8 + 10 * 2 + 3 * 8) / 1e6  # a, b, and d (index 0 of its suite)
+    saved = (12 * 2 + 5 * 8) / 1e6
+    assert f"Usage: tokens {10 + 11 + 12 + 10} in / {3 + 4 + 5 + 3} out \u00b7 cost {fmt_usd(paid)} " \
+           f"(saved {fmt_usd(saved)} by the response cache)" in md
+    assert "| suite | model | input tokens (p95) | output tokens (p95) | cost | saved by cache | per case |" in md
+    qa_paid, qa_saved = (10 * 2 + 3 * 8 + 11 * 2 + 4 * 8) / 1e6, saved
+    row = [line for line in md.splitlines() if line.startswith("| functional/qa | m1 | 33 ")]
+    assert row == [f"| functional/qa | m1 | 33 (11.9) | 12 (4.9) | {fmt_usd(qa_paid)} | {fmt_usd(qa_saved)} | "
+                   f"{fmt_usd((qa_paid + qa_saved) / 3)} |"]
+    assert "<b>" not in md  # the hostile suite name is neutralized in this table too
+    assert_markdown_is_inert(md)
+
+
+def test_no_usage_section_without_token_counts() -> None:
+    md = render_markdown(make_report({"s": [("a", "passed", "ok")]}))
+    assert "Usage:" not in md and "### Tokens and cost" not in md
 
 
 # -- limit -------------------------------------------------------------------------------------------

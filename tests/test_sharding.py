@@ -124,6 +124,7 @@ def test_three_shards_merge_into_the_single_run(sharded: LlmProject, capsys: Any
     merged = json.loads(out.read_text(encoding="utf-8"))
     assert _cases(merged) == _cases(whole)
     assert _suites(merged) == _suites(whole)
+    assert merged["run"]["usage"] == whole["run"]["usage"]  # tokens folded again from the records
     assert merged["run"]["complete"] is True and len(merged["run"]["shards"]) == 3
     assert (out.parent / "llmops-report.html").is_file()
     assert "3 shards" in capsys.readouterr().out

@@ -37,7 +37,7 @@ class ModelSubject:
         """The full :class:`Generation` for chat ``messages`` (raises ``InfraError`` on infra failure)."""
         request = GenerationRequest.chat(messages, self._params(params), sample_index)
         generation = self.engine.generate(self.alias, request)
-        self.log.append({"input": list(messages), "output": generation.text, "cached": generation.cached})
+        self.log.append({"input": list(messages), "output": generation.text, **generation.usage()})
         return generation
 
     def chat(self, messages: Sequence[Message], **params: Any) -> str:
@@ -59,7 +59,7 @@ class ModelSubject:
         for text, result in zip(prompts, results):
             if isinstance(result, Exception):
                 raise result
-            self.log.append({"input": text, "output": result.text, "cached": result.cached})
+            self.log.append({"input": text, "output": result.text, **result.usage()})
             texts.append(result.text)
         return texts
 

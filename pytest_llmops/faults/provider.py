@@ -65,7 +65,9 @@ class FaultyProvider:
         for request, result in zip(requests, results):
             if isinstance(result, Generation) and self.corrupts(request):
                 text = self.corrupt(result.text, request)
-                # The inner tokenizer is not at hand: whitespace words stand in for the token count.
+                # The inner tokenizer is not at hand: whitespace words stand in for the output's token
+                # count. The prompt's tokens (and the cached-answer flag) pass through as the inner
+                # model reported them: the prompt was read all the same.
                 result = dataclasses.replace(result, text=text, output_tokens=len(text.split()))
             out.append(result)
         # A short answer from the inner provider stays short, so the engine reports its bug.

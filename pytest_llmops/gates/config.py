@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import yaml
 
+from pytest_llmops.core.pricing import PriceTable, PriceTableError, parse_price_table
+
 ALLOW = "ALLOW"
 BLOCK = "BLOCK"
 
@@ -36,7 +38,7 @@ NUMERIC_OPS = frozenset({"<=", "<", ">=", ">"})
 ON_INCONCLUSIVE = ("warn", "block")
 ON_MISSING = ("skip", "warn", "block")
 
-TOP_LEVEL_KEYS = ("environments",)
+TOP_LEVEL_KEYS = ("environments", "prices")  # prices: see core/pricing.py
 ENV_KEYS = ("description", "on_inconclusive", "on_missing", "checks")
 LONG_CHECK_KEYS = ("suite", "metric", "op", "value")
 
@@ -82,6 +84,7 @@ class GateConfig:
     source: str
     sha256: str
     environments: dict[str, EnvConfig] = field(default_factory=dict)
+    prices: PriceTable | None = None  # the ``prices:`` table, when the file has one
 
 
 def _ops_list() -> str:
@@ -256,7 +259,13 @@ def parse_gate_config(data: Any, source: str, sha256: str = "") -> GateConfig:
         if not isinstance(name, str) or not name.strip():
             raise GateConfigError(f"{source}: environments: environment name {name!r} must be a non-empty string")
         environments[name] = _parse_env(name, raw, source)
-    return GateConfig(source=source, sha256=sha256, environments=environments)
+    prices = None
+    if "prices" in data:
+        try:
+            prices = parse_price_table(data["prices"], f"{source}: prices")
+        except PriceTableError as exc:
+            raise GateConfigError(str(exc)) from None
+    return GateConfig(source=source, sha256=sha256, environments=environments, prices=prices)
 
 
 def _display(path: Path) -> str:

@@ -102,7 +102,14 @@ class GenerationRequest:
 
 @dataclass
 class Generation:
-    """A model's answer to one request."""
+    """A model's answer to one request.
+
+    ``input_tokens`` and ``output_tokens`` are what the provider counted (the tokenizer for
+    local models, the API's ``usage`` for endpoints); ``cached_input_tokens`` is the part of
+    the prompt an endpoint read from its own prompt cache (billed at a lower price by some
+    APIs). ``tokens_estimated`` marks counts guessed from the text (see :func:`estimate_tokens`)
+    where the provider reported none.
+    """
 
     text: str
     output_tokens: int | None = None
@@ -110,15 +117,55 @@ class Generation:
     seconds: float = 0.0  # wall time of the call (or share of the batch) that produced it
     batch_size: int = 1
     cached: bool = False
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    tokens_estimated: bool = False
 
     def to_cache(self) -> dict[str, Any]:
         return {"text": self.text, "output_tokens": self.output_tokens,
                 "finish_reason": self.finish_reason, "seconds": self.seconds,
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "input_tokens": self.input_tokens,
+                "cached_input_tokens": self.cached_input_tokens, "tokens_estimated": self.tokens_estimated}
 
     @classmethod
     def from_cache(cls, data: dict[str, Any]) -> "Generation":
-        return cls(cached=True, **data)
+        # Rows written before a field existed load with its default; keys this version does
+        # not know (a newer writer) are left out rather than refused.
+        known = {f.name for f in dataclasses.fields(cls)} - {"cached"}
+        return cls(cached=True, **{key: value for key, value in data.items() if key in known})
+
+    def usage(self) -> dict[str, Any]:
+        """The token counts of this answer and whether it came from the response cache (for records)."""
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cached_input_tokens": self.cached_input_tokens, "tokens_estimated": self.tokens_estimated,
+                "cached": self.cached}
+
+
+#: Characters per token when a count has to be guessed: OpenAI's rule of thumb for English text.
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """A token count guessed from ``text`` alone: one token per four characters, rounded up.
+
+    Only for endpoints that report no ``usage``; the results are marked ``tokens_estimated``.
+    """
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+#: Chat-format tokens around each message and before the reply, as OpenAI's cookbook counts
+#: them for its chat models ("How to count tokens with tiktoken": 3 per message, 3 for the reply).
+TOKENS_PER_MESSAGE = 3
+TOKENS_BEFORE_REPLY = 3
+
+
+def estimate_prompt_tokens(request: GenerationRequest) -> int:
+    """A request's prompt tokens guessed from its text: :func:`estimate_tokens` of each message
+    plus the chat format's tokens per message and before the reply (a raw prompt: its text only)."""
+    if request.raw_prompt is not None:
+        return estimate_tokens(request.raw_prompt)
+    return (sum(estimate_tokens(content) + TOKENS_PER_MESSAGE for _, content in request.messages)
+            + TOKENS_BEFORE_REPLY)
 
 
 class Provider(Protocol):

@@ -206,9 +206,11 @@ class HFProvider:
         output = model.generate(**enc, **kwargs)
         seconds = time.perf_counter() - start
         new_tokens = output[:, enc["input_ids"].shape[1]:]
+        # The prompt's own tokens: the attention mask is 0 on the left padding a batch adds.
+        prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         eos = {tok.eos_token_id, tok.pad_token_id}
         gens: list[Generation] = []
-        for row in new_tokens.tolist():
+        for row, input_tokens in zip(new_tokens.tolist(), prompt_tokens):
             # Trailing pad/eos are not output; count tokens up to and including the first eos.
             length = len(row)
             for pos, token in enumerate(row):
@@ -221,7 +223,8 @@ class HFProvider:
                 if stop in text:
                     text, finish = text[:text.index(stop)], "stop"
             gens.append(Generation(text=text, output_tokens=length, finish_reason=finish,
-                                   seconds=seconds / len(prompts), batch_size=len(prompts)))
+                                   seconds=seconds / len(prompts), batch_size=len(prompts),
+                                   input_tokens=int(input_tokens)))
         return gens
 
     def _schema_tokenizer(self) -> Any:

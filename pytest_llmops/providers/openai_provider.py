@@ -17,7 +17,9 @@ import re
 import time
 from typing import Any, Sequence
 
-from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
+from pytest_llmops.providers.base import (
+    Generation, GenerationRequest, InfraError, estimate_prompt_tokens, estimate_tokens,
+)
 from pytest_llmops.core.specs import ModelSpec
 
 _OPTIONS = ("alias", "api_key_env", "timeout", "concurrency", "max_retries", "schema_format")
@@ -132,9 +134,9 @@ class OpenAIProvider:
             response = await self._create_constrained(client, kwargs, json.loads(request.response_schema))
         seconds = time.perf_counter() - start
         choice = self._checked_choice(response)
-        usage = getattr(response, "usage", None)
-        return Generation(text=choice.message.content or "", finish_reason=choice.finish_reason,
-                          output_tokens=getattr(usage, "completion_tokens", None), seconds=seconds)
+        text = choice.message.content or ""
+        return Generation(text=text, finish_reason=choice.finish_reason, seconds=seconds,
+                          **token_counts(getattr(response, "usage", None), request, text))
 
     async def _create_constrained(self, client: Any, kwargs: dict[str, Any], schema: dict[str, Any]) -> Any:
         """A completion constrained to ``schema``; learns once that a server takes only ``json_object``."""
@@ -176,11 +178,42 @@ class OpenAIProvider:
         return choice
 
     def stream(self, request: GenerationRequest) -> Any:
-        """Yield ``(seconds_since_start, text_delta)`` pairs; a stream without a finish_reason is an InfraError."""
+        """The ``(seconds_since_start, text_delta)`` pairs of a streamed answer, with its token counts
+        (``.tokens``); a stream without a finish_reason is an InfraError."""
         return _stream_sync(self, request)
 
     def close(self) -> None:
         pass
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def token_counts(usage: Any, request: GenerationRequest, text: str) -> dict[str, Any]:
+    """``Generation`` token fields from a response's ``usage``, estimated where it has none.
+
+    ``usage.prompt_tokens`` and ``usage.completion_tokens`` are the endpoint's own counts;
+    ``usage.prompt_tokens_details.cached_tokens`` (OpenAI, vLLM with prefix caching) is the part
+    of the prompt read from the endpoint's prompt cache. A count the endpoint does not give is
+    estimated from the text (:func:`~pytest_llmops.providers.base.estimate_tokens`), and the
+    answer is marked ``tokens_estimated``.
+    """
+    prompt = _count(getattr(usage, "prompt_tokens", None))
+    completion = _count(getattr(usage, "completion_tokens", None))
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = _count(getattr(details, "cached_tokens", None))
+    estimated = prompt is None or completion is None
+    return {"input_tokens": estimate_prompt_tokens(request) if prompt is None else prompt,
+            "output_tokens": estimate_tokens(text) if completion is None else completion,
+            "cached_input_tokens": cached, "tokens_estimated": estimated}
+
+
+class StreamedPieces(list):  # type: ignore[type-arg]
+    """A stream's ``(seconds_since_start, text_delta)`` pairs, with the stream's token counts
+    (``tokens``: :func:`token_counts` of its final usage chunk, or estimated without one)."""
+
+    tokens: dict[str, Any]
 
 
 class _BrokenResponse(Exception):
@@ -233,20 +266,25 @@ def _describe(exc: BaseException | None, provider: "OpenAIProvider | None" = Non
     return redact(f"{prefix}{type(exc).__name__}: {str(exc)[:300]}", [secret])
 
 
-def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[tuple[float, str]]:
+def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> StreamedPieces:
     from openai import OpenAI  # openai: only when an endpoint is called
 
     key = os.environ.get(provider.api_key_env) or "no-key"
     client = OpenAI(base_url=provider.base_url, api_key=key, timeout=provider.timeout, max_retries=0)
     params = request.params
     start = time.perf_counter()
-    pieces: list[tuple[float, str]] = []
+    pieces = StreamedPieces()
     finish = None
+    usage = None
     try:
+        # include_usage asks for a last chunk with the stream's usage (OpenAI, vLLM, llama.cpp's
+        # llama-server); a server that ignores it (llama-cpp-python's) leaves the counts estimated.
         stream = client.chat.completions.create(model=provider.model_name, messages=request.message_dicts(),
                                                 max_tokens=params.max_new_tokens, temperature=params.temperature,
-                                                seed=params.seed + request.sample_index, stream=True)
+                                                seed=params.seed + request.sample_index, stream=True,
+                                                stream_options={"include_usage": True})
         for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
             if not chunk.choices:
                 continue
             choice = chunk.choices[0]
@@ -261,4 +299,5 @@ def _stream_sync(provider: OpenAIProvider, request: GenerationRequest) -> list[t
         client.close()
     if finish is None:
         raise InfraError(f"{provider.alias}: the stream ended without a finish_reason (cut short by the server)")
+    pieces.tokens = token_counts(usage, request, "".join(text for _, text in pieces))
     return pieces

@@ -4,6 +4,8 @@ Per-suite metric deltas with both 95% intervals and a direction arrow (⬆️ be
 ➡️ unchanged; lower is better for attack success, error and violation rates and ``*_ms``
 metrics), marked *inconclusive* where the intervals overlap; cases whose outcome flipped,
 regressions first; new and removed suites and cases; and the gate decision of each side.
+Cost and tokens (:mod:`~pytest_llmops.report.usage_text`): the run's cost paid and at list
+prices and its tokens, and each suite's cost and tokens per case where they changed.
 A suite with a candidate-vs-baseline agreement block gets its line
 (:mod:`~pytest_llmops.report.agreement`), with the change of its same-output rate when the
 base has one too.
@@ -27,9 +29,10 @@ from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review
 from pytest_llmops.report.faces import lower_is_better
 from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
+from pytest_llmops.report.usage_text import USAGE_DIFF_HEAD, usage_diff_rows
 
 BETTER, WORSE, SAME = "\u2b06\ufe0f", "\u2b07\ufe0f", "\u27a1\ufe0f"
-NOTE_ORDER = ("metric changes", "agreement lines", "human review", "regressions", "improvements", "other outcome changes",
+NOTE_ORDER = ("metric changes", "cost and token changes", "agreement lines", "human review", "regressions", "improvements", "other outcome changes",
               "new suites", "removed suites", "new cases", "removed cases")
 EPSILON = 1e-12
 
@@ -167,6 +170,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
             removed_cases.append(case)
 
     metric_rows = _metric_rows(bsuites, hsuites)
+    usage_rows = usage_diff_rows(base, head, bsuites, hsuites)
     agreement = markdown_agreement_items(hsuites, bsuites)
 
     def suite_rows(names: list[str], suites: dict[str, Any]) -> list[str]:
@@ -180,6 +184,7 @@ def diff_reports(base: dict[str, Any], head: dict[str, Any], limit: int = DEFAUL
 
     sections = [
         ("metric changes", "### Metrics\n\n" + METRIC_HEAD, metric_rows),
+        ("cost and token changes", "\n### Cost and tokens\n\n" + USAGE_DIFF_HEAD, usage_rows),
         ("agreement lines", "\n### Candidate vs baseline agreement\n", agreement),
         ("human review", "\n### Human review (head)\n\n" + REVIEW_TABLE_HEAD, markdown_review_rows(hsuites)),
         ("regressions", f"\n### Regressions: passed \u2192 failed ({len(newly_failed):,})\n\n" + FLIP_HEAD, newly_failed),

@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+#: Metrics every suite may carry whose smaller values are the better ones: the error rate, and the
+#: tokens and cost folded from records (report/usage.py).
+COMMON_LOWER_IS_BETTER = ("error_rate", "input_tokens", "output_tokens", "cost")
 DEFAULT_FACE: dict[str, Any] = {"headline": "pass_rate", "label": "pass rate", "direction": "higher", "unit": "",
-                                "lower_is_better": ["error_rate"], "breakdown": "", "summary": ""}
+                                "lower_is_better": sorted(COMMON_LOWER_IS_BETTER), "breakdown": "", "summary": ""}
 
 
 def face_of(suite: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.human_review import review_line
 from pytest_llmops.report.comparison_table import compared_metrics
 from pytest_llmops.report.faces import face_of, headline_metric, headline_text, lower_is_better
+from pytest_llmops.report.usage_text import fmt_usd, run_usage, suite_usage_facts, usage_line
 from pytest_llmops.report.markdown import (
     check_blocks, check_rank, fmt_metric, fmt_number, group_cases, interval, is_number, is_problem, problems_first,
     short_sha, totals, value_metrics,
@@ -94,9 +95,15 @@ def _case_view(case: dict[str, Any]) -> dict[str, Any]:
     outcome = to_text(case.get("outcome")) or "unknown"
     timings = case.get("timings") if isinstance(case.get("timings"), dict) else {}
     facts = []
-    for key in ("model", "subject", "finish_reason", "output_tokens", "prompt_version"):
+    for key in ("model", "subject", "finish_reason", "input_tokens", "output_tokens", "prompt_version"):
         if case.get(key) not in (None, ""):
             facts.append((key, to_text(case.get(key))))
+    if case.get("tokens_estimated"):
+        facts.append(("tokens", "estimated from text"))
+    cost = case.get("cost") if isinstance(case.get("cost"), dict) else None
+    if cost is not None:
+        facts.append(("cost", fmt_usd(cost.get("usd")) + (f" (saved {fmt_usd(cost.get('saved_usd'))})"
+                                                         if cost.get("saved_usd") else "")))
     if case.get("cached") is not None:
         facts.append(("cached", "yes" if case.get("cached") else "no"))
     for key, value in timings.items():
@@ -178,6 +185,9 @@ def _run_view(report: dict[str, Any]) -> dict[str, Any]:
     for key in ("seed", "cache", "workers"):
         if run.get(key) not in (None, ""):
             facts.append((key, to_text(run.get(key))))
+    usage = usage_line(run_usage(report))
+    if usage:
+        facts.append(("usage", usage))
     return {"models": models, "facts": facts,
             "env": [(str(k), to_text(v) if v is not None else "none") for k, v in env.items()]}
 
@@ -304,6 +314,7 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
             "metrics": [(m, fmt_metric(d, 3)) for m, d in value_metrics(metrics) if m != "pass_rate"]
             + [(m, f"{d['decision']}; \u0394 {fmt_metric(d['delta'], 3)}; McNemar p {fmt_number(d.get('p_value'))}")
                for m, d in compared_metrics(suite)]
+            + suite_usage_facts(metrics)
             + ([("agreement", agreement)] if agreement else [])
             + ([("human review", reviewed)] if (reviewed := review_line(suite)) else []),
             "cases": [_case_view(c) for c in shown.get(name, [])],

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 from pytest_llmops.report import SCHEMA_VERSION
 from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.core.stats import rate_metric
+from pytest_llmops.report.usage import RunUsage, UsageFold
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
@@ -37,6 +38,7 @@ class SuiteTotals:
     source: dict[str, str] | None = None  # the suite file and its sha256, when it came from one
     aggregator: Any = None  # the suite kind's metrics aggregator (see suites/kinds.py)
     face: Any = None  # the suite kind's report face: headline metric, direction, one-line summary
+    usage: UsageFold = field(default_factory=UsageFold)  # tokens and cost (report/usage.py)
 
     @property
     def n(self) -> int:
@@ -48,6 +50,9 @@ class SuiteTotals:
         # and reported on their own, so a flaky endpoint cannot look like a model change.
         metrics = {"pass_rate": rate_metric(self.passed, scored),
                    "error_rate": rate_metric(self.errors, self.n - self.skipped),
+                   # Before the kind's own metrics: a kind that reports a metric of the same name
+                   # (the latency kind's per-request output_tokens) keeps its own.
+                   **self.usage.metrics(),
                    **(self.aggregator.metrics() if self.aggregator is not None else {})}
         return {
             "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
@@ -71,6 +76,7 @@ class ReportBuilder:
     suites: dict[tuple[str, str], SuiteTotals] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
     gpus: set[str] = field(default_factory=set)
+    usage: RunUsage = field(default_factory=RunUsage)  # the run's tokens and cost, per model too
 
     def add(self, record: dict[str, Any]) -> None:
         """Fold one case record in (a JSON-able dict with at least suite, model, id, outcome)."""
@@ -92,6 +98,8 @@ class ReportBuilder:
         else:
             setattr(totals, outcome, getattr(totals, outcome) + 1)
         totals.cached += bool(record.get("cached"))
+        totals.usage.add(record)
+        self.usage.add(record)
         if totals.aggregator is not None:
             totals.aggregator.add(record)
         if record.get("device"):

@@ -20,6 +20,7 @@ from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review
 from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
 from pytest_llmops.report.faces import headline_text, is_number
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
+from pytest_llmops.report.usage_text import USAGE_TABLE_HEAD, run_usage, usage_line, usage_rows
 
 DEFAULT_LIMIT = 65000
 PROBLEM_OUTCOMES = ("failed", "error")
@@ -219,7 +220,8 @@ def note_reserve(counts: dict[str, int], order: Iterable[str], limit: int, where
 
 # -- the Markdown report ----------------------------------------------------------------------
 
-NOTE_ORDER = ("gate checks", "suites", "regression metrics", "agreement lines", "human review", "failed cases")
+NOTE_ORDER = ("gate checks", "suites", "cost and token rows", "regression metrics", "agreement lines", "human review",
+              "failed cases")
 OUTPUT_EXCERPT = 160
 EVIDENCE_EXCERPT = 160
 MAX_FAILED_CHECKS = 3
@@ -314,7 +316,9 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     reviewed = markdown_review_rows(suites)
 
     gate_head, gate_table, gate_rows = _gate_lines(gate) if gate else ("", "", [])
+    usage = usage_rows(suites)
     counts = {"gate checks": len(gate_rows), "suites": len(suite_rows), "failed cases": len(problems),
+              "cost and token rows": len(usage),
               "regression metrics": len(comparison_rows(suites)),
               "agreement lines": len(agreement), "human review": len(reviewed)}
     where = "see the HTML report"
@@ -331,7 +335,11 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     else:
         doc.add(f"### \u2796 No gate applied \u2014 {summary}")
     doc.add("\n" + _run_line(report) + "\n")
+    line = usage_line(run_usage(report))
+    if line:
+        doc.add(f"Usage: {line}\n")
     doc.section("### Suites\n\n" + SUITE_TABLE_HEAD, suite_rows, "suites")
+    doc.section("\n### Tokens and cost\n\n" + USAGE_TABLE_HEAD, usage, "cost and token rows")
     compared = comparison_rows(suites)
     doc.section("\n### Regression: candidate vs baseline\n\n" + COMPARISON_TABLE_HEAD, compared,
                 "regression metrics")

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Protocol
 
 import pytest
 
+from pytest_llmops.core.pricing import usage_fields
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
 from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, error_reason, kind_named
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
@@ -219,8 +220,9 @@ class CaseItem(pytest.Item):
             "device": provider_info.get("device"), "gpu": provider_info.get("gpu"),
             "timings": {"generate_s": round(gen.seconds, 6) if gen else None,
                         "batch_size": gen.batch_size if gen else None, "check_s": round(seconds, 6)},
-            "output_tokens": gen.output_tokens if gen else None,
             "finish_reason": gen.finish_reason if gen else None,
+            # Tokens summed over every generation the case used, and their cost at the run's prices.
+            **usage_fields([g.usage() for g in self.generations], self.run.price_for(self.alias)),
         }
         if self.suite.subject == "prompt" and self.suite.prompt is not None:
             record["prompt_version"] = self.run.template(self.suite.prompt).version

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
-from pytest_llmops.report.faces import metric_at, rate_summary
+from pytest_llmops.report.faces import COMMON_LOWER_IS_BETTER, metric_at, rate_summary
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
 Fail = Callable[..., Exception]
@@ -111,7 +111,7 @@ class ReportFace:
         """The face as written into a report's suite entry (renderers read only this,
         through :mod:`pytest_llmops.report.faces`)."""
         return {"headline": self.headline, "label": self.label, "direction": self.direction, "unit": self.unit,
-                "lower_is_better": sorted({"error_rate", *self.lower_is_better}),
+                "lower_is_better": sorted({*COMMON_LOWER_IS_BETTER, *self.lower_is_better}),
                 "breakdown": self.breakdown, "summary": self.summary(metrics)}
 
 
@@ -157,6 +157,9 @@ class RunContext(Protocol):
 
     def describe(self, alias: str) -> dict[str, Any]:
         """The model's provider facts (device, GPU) for records."""
+
+    def price_for(self, alias: str) -> Any:
+        """The model's :class:`~pytest_llmops.core.pricing.Price` from the run's price table, or None."""
 
     def judge(self, spec_or_alias: str) -> tuple[Callable[[str], str], str]:
         """``(prompt -> text, name)`` for a grading model."""

@@ -1,6 +1,7 @@
 """The sticky comment: its hidden marker and its Markdown body (also the job summary).
 
-The body is the gate decision with its blocking checks, the top regressions (cases that
+The body is the gate decision with its blocking checks, the run's cost and its change from
+the base (when the run had a price table), the top regressions (cases that
 went from passed to failed or error), the eval diff base -> head (or the report's summary
 without a base) and a pointer to the HTML report, kept under GitHub's comment size limit.
 Everything taken from a report goes through :mod:`pytest_llmops.report.safe_text`, so a
@@ -20,6 +21,7 @@ from pytest_llmops.report.safe_text import md_code, md_text, to_text
 from pytest_llmops.report.diff import diff_reports
 from pytest_llmops.report.pairing import Pairing
 from pytest_llmops.report.markdown import render_markdown
+from pytest_llmops.report.usage_text import cost_line
 
 __all__ = [
     "BODY_LIMIT", "COMMENT_LIMIT", "DEFAULT_ARTIFACT", "DEFAULT_TOP", "MARKER_PREFIX", "build_comment_body",
@@ -137,7 +139,9 @@ def build_comment_body(head: dict[str, Any], base: dict[str, Any] | None, gate: 
             top_part = ["", f"### Top regressions ({shown})", "", *lines]
         else:
             top_part = ["", "No regressions: no case went from passed to failed or error."]
-    head_lines = ([marker] if marker else []) + _gate_heading(gate, env) + top_part + [""]
+    cost = cost_line(head, base)
+    cost_part = ["", cost] if cost else []
+    head_lines = ([marker] if marker else []) + _gate_heading(gate, env) + cost_part + top_part + [""]
     footer = ["", "---", pointer]
     run = head.get("run") if isinstance(head.get("run"), dict) else {}
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
