@@ -103,6 +103,10 @@ class LlmopsSession:
         return self.settings.default_params
 
     @property
+    def default_repeats(self) -> int:
+        return self.settings.default_repeats
+
+    @property
     def rag_target(self) -> str:
         return self.settings.rag_target
 
@@ -322,6 +326,10 @@ class LlmopsSession:
             "env": environment(builder.devices if builder else set(), builder.gpus if builder else set()),
             "workers": self._workers_down,
             **({"shard": self.shard_info} if self.shard_info else {}),
+            # The run's sampling defaults, only when set (reports of runs without them are unchanged).
+            **({"repeats": settings.default_repeats} if settings.default_repeats > 1 else {}),
+            **({"temperature": settings.default_params.temperature}
+               if settings.default_params.temperature > 0 else {}),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
