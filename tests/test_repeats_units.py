@@ -139,10 +139,8 @@ def test_flakiness_reads_lower_is_better_and_has_a_line() -> None:
 
 
 # --------------------------------------------------------------------------- the hf sampler
-torch = pytest.importorskip("torch")
-
-
 def test_seeded_sampler_rows_do_not_depend_on_their_batch() -> None:
+    torch = pytest.importorskip("torch")
     from pytest_llmops.providers.sampling import SeededSampler
 
     gen = torch.Generator().manual_seed(0)
@@ -166,3 +164,20 @@ def test_seeded_sampler_rows_do_not_depend_on_their_batch() -> None:
     assert draws([1], [8])[0] != alone  # another sample index, another seed: another draw
     with pytest.raises(ValueError, match="greedy"):
         SeededSampler([1], temperature=0.0, top_p=1.0)
+
+
+def test_only_kinds_that_declare_it_take_repeats() -> None:
+    from pytest_llmops.suites.builtins import default_registry
+    from pytest_llmops.suites.kinds import SuiteKind
+
+    kinds = default_registry().kinds
+    assert {name for name, kind in kinds.items() if kind.supports_repeats} == {"functional"}
+
+    class Inherits(SuiteKind):
+        name = "inherits"
+
+    class Declares(SuiteKind):
+        name = "declares"
+        supports_repeats = True
+
+    assert not Inherits.supports_repeats and Declares.supports_repeats
