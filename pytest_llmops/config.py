@@ -8,6 +8,7 @@ place. Imports nothing heavy: the plugin module imports it on every pytest run.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,10 @@ import pytest
 from pytest_llmops.sharding import Shard, ShardError, parse_shard
 from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 from pytest_llmops.providers.base import GenerationParams
+
+# suites.repeats.MAX_REPEATS, spelled out: config sits above the suites in the layers but is
+# imported on every pytest run, and the suites package is not light.
+MAX_REPEATS = 100
 
 if TYPE_CHECKING:
     pass
@@ -34,6 +39,28 @@ def parse_seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"--llm-seed expects an integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"--llm-seed must be >= 0, got {value}")
+    return value
+
+
+def parse_repeats(text: str) -> int:
+    """``--llm-repeats``: samples per case, a whole number from 1 to 100 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--llm-repeats expects a whole number of samples, got {text!r}") from None
+    if not 1 <= value <= MAX_REPEATS:
+        raise argparse.ArgumentTypeError(f"--llm-repeats must be from 1 to {MAX_REPEATS}, got {value}")
+    return value
+
+
+def parse_temperature(text: str) -> float:
+    """``--llm-temperature``: a finite number >= 0 (0 is greedy decoding)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--llm-temperature expects a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"--llm-temperature must be a finite number >= 0, got {text!r}")
     return value
 
 
@@ -97,10 +124,12 @@ def check_settings(config: pytest.Config) -> None:
     cache = setting(config, "llm_cache")
     if cache not in CACHE_MODES:
         raise pytest.UsageError(f"ini llm_cache: expected one of {', '.join(CACHE_MODES)}, got {cache!r}")
-    try:
-        parse_seed(setting(config, "llm_seed"))
-    except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"llm_seed: {exc}") from None
+    for name, parse in (("llm_seed", parse_seed), ("llm_repeats", parse_repeats),
+                        ("llm_temperature", parse_temperature)):
+        try:
+            parse(setting(config, name))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"{name}: {exc}") from None
     shard_setting(config)
     model_specs(config)
 
@@ -129,7 +158,7 @@ class Settings:
     cache_mode: str
     cache_dir: Path
     seed: int
-    default_params: GenerationParams
+    default_params: GenerationParams  # the run's generation defaults (--llm-seed, --llm-temperature)
     report_dir: Path
     baseline_dir: Path | None
     baseline_spec: ModelSpec | None
@@ -139,6 +168,7 @@ class Settings:
     rag_target: str
     shard: Shard | None = None
     prices: Any = None  # the price table (core.pricing.PriceTable) from the gate file, or None
+    default_repeats: int = 1  # --llm-repeats: samples per case where a suite file says none
 
     @classmethod
     def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
@@ -158,13 +188,15 @@ class Settings:
             specs=specs, rootdir=rootdir, invocation_dir=invocation_dir, is_worker=is_worker,
             worker_index=worker_index, worker_count=worker_count, cache_mode=setting(config, "llm_cache"),
             cache_dir=rootdir / config.getini("llm_cache_dir"), seed=seed,
-            default_params=GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")), seed=seed),
+            default_params=GenerationParams(max_new_tokens=int(config.getini("llm_max_new_tokens")), seed=seed,
+                                            temperature=parse_temperature(setting(config, "llm_temperature"))),
             report_dir=report_dir, baseline_dir=baseline_dir, baseline_spec=baseline_spec, update_baseline=update,
             gate_env=setting(config, "llm_gate_env"),
             history=bool(config.getoption("llm_history") or config.getini("llm_history")),
             rag_target=str(config.getoption("llm_rag_pipeline") or config.getini("llm_rag_pipeline")),
             shard=shard_setting(config),
             prices=price_table(config),
+            default_repeats=parse_repeats(setting(config, "llm_repeats")),
         )
 
     @property

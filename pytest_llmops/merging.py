@@ -21,7 +21,7 @@ from pytest_llmops.provenance import merge_counters
 from pytest_llmops.report.json_report import ReportBuilder
 from pytest_llmops.report.load import ReportLoadError, read_report
 
-SAME_ACROSS_SHARDS = ("plugin_version", "seed", "git_sha")
+SAME_ACROSS_SHARDS = ("plugin_version", "seed", "git_sha", "repeats", "temperature")
 
 
 class MergeError(Exception):
@@ -117,6 +117,7 @@ def merged_run(shards: list[ShardReport]) -> dict[str, Any]:
     caches = {shard.run.get("cache") for shard in shards}
     return {
         **{key: first.get(key) for key in ("plugin_version", "seed", "git_sha", "models", "env")},
+        **{key: first[key] for key in ("repeats", "temperature") if key in first},
         "started_at": min(str(shard.run.get("started_at") or "") for shard in shards),
         "duration_s": max(float(shard.run.get("duration_s") or 0.0) for shard in shards),
         "cache": caches.pop() if len(caches) == 1 else "mixed",

@@ -20,7 +20,9 @@ from pytest_llmops.config import (
     check_settings,
     model_specs,
     parse_cache_mode,
+    parse_repeats,
     parse_seed,
+    parse_temperature,
     setting,
 )
 from pytest_llmops.core.specs import argparse_spec
@@ -40,6 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="response cache: rw (default), read, off or refresh (ini: llm_cache)")
     group.addoption("--llm-seed", dest="llm_seed", type=parse_seed, metavar="N",
                     help="seed for sampling and for seeded suites (ini: llm_seed; default 0)")
+    group.addoption("--llm-repeats", dest="llm_repeats", type=parse_repeats, metavar="N",
+                    help="sample each case N times where its suite file sets no 'repeats' (functional-style "
+                         "suites; needs a temperature > 0) (ini: llm_repeats; default 1)")
+    group.addoption("--llm-temperature", dest="llm_temperature", type=parse_temperature, metavar="T",
+                    help="sampling temperature where a suite sets no generation.temperature; 0 is greedy "
+                         "(ini: llm_temperature; default 0)")
     group.addoption("--llm-prompt", dest="llm_prompt", metavar="PATH",
                     help="prompt template for the llm_prompt fixture (ini: llm_prompt)")
     group.addoption("--llm-rag-pipeline", dest="llm_rag_pipeline", metavar="MODULE:ATTR",
@@ -76,6 +84,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_report_dir", "report directory, relative to the rootdir", default="reports")
     parser.addini("llm_cache", "response cache mode: rw, read, off or refresh", default="rw")
     parser.addini("llm_seed", "seed for sampling and seeded suites", default="0")
+    parser.addini("llm_repeats", "samples per case where a suite file sets no repeats", default="1")
+    parser.addini("llm_temperature", "sampling temperature where a suite sets none (0: greedy)", default="0")
     parser.addini("llm_prompt", "default prompt template for llm_prompt", default="")
     parser.addini("llm_rag_pipeline", "RAG pipeline as module:attribute",
                   default="pytest_llmops.core.rag_default:make_pipeline")

@@ -103,6 +103,10 @@ class LlmopsSession:
         return self.settings.default_params
 
     @property
+    def default_repeats(self) -> int:
+        return self.settings.default_repeats
+
+    @property
     def rag_target(self) -> str:
         return self.settings.rag_target
 
@@ -324,6 +328,10 @@ class LlmopsSession:
             **({"shard": self.shard_info} if self.shard_info else {}),
             # Tokens and cost of the whole run and per model (report/usage.py), when records had any.
             **({"usage": usage} if builder and (usage := builder.usage.as_dict()) else {}),
+            # The run's sampling defaults, only when set (reports of runs without them are unchanged).
+            **({"repeats": settings.default_repeats} if settings.default_repeats > 1 else {}),
+            **({"temperature": settings.default_params.temperature}
+               if settings.default_params.temperature > 0 else {}),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -66,7 +66,9 @@ class SubjectFactory:
             self._registry().validate_spec(spec)
             engine.add_model(spec)
             alias = spec.alias
-        params = GenerationParams.from_mapping({"max_new_tokens": JUDGE_MAX_NEW_TOKENS}, self.settings.default_params)
+        # Greedy whatever --llm-temperature says: a grader's first answer must be reproducible.
+        params = GenerationParams.from_mapping({"max_new_tokens": JUDGE_MAX_NEW_TOKENS, "temperature": 0.0},
+                                               self.settings.default_params)
         repeat_params = GenerationParams.from_mapping({"temperature": temperature}, params)
         judge = Judge(engine, alias, params, f"{alias} ({engine.spec(alias).raw})", repeat_params)
         self._judges[key] = judge

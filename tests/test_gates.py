@@ -20,7 +20,7 @@ from pytest_llmops.gates import (
     write_gate_artifact,
 )
 from pytest_llmops.cli.gate import gate_main
-from pytest_llmops.core.stats import rate_metric
+from pytest_llmops.core.stats import rate_metric, wilson_interval
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -320,6 +320,24 @@ def test_lb95_and_ub95_use_the_interval(tmp_path: Path) -> None:
                   "adversarial/*: attack_success_rate.ub95 <= 0.1")
     assert [r["status"] for r in result.checks] == ["FAIL", "PASS"]
     assert result.checks[0]["bound"] == 0.0876 and result.checks[0]["value"] == 0.0
+
+
+def test_repeat_metrics_gate_on_their_interval_ends(tmp_path: Path) -> None:
+    """Flakiness and the pass fraction (suites run with repeats) gate like any rate: by the
+    conservative end of their 95% interval; a suite without repeats has no such metric."""
+    from pytest_llmops.suites.repeats_metrics import pass_fraction_metric
+
+    flaky = functional_suite(8, 2)
+    flaky["metrics"].update(flakiness={**rate_metric(1, 10), "flaky": 1, "k": [5]},
+                            pass_fraction=pass_fraction_metric([1.0] * 8 + [0.6, 0.4], 50))
+    report = make_report({"functional/a": flaky, "functional/b": functional_suite(10)})
+    result = gate(tmp_path, report, "functional/a: flakiness.ub95 <= 0.3", "functional/a: flakiness.ub95 <= 0.5",
+                  "functional/a: flakiness <= 0.3", "functional/a: pass_fraction.lb95 >= 0.6")
+    assert [r["status"] for r in result.checks] == ["FAIL", "PASS", "PASS", "PASS"]
+    assert result.checks[0]["value"] == 0.1 and result.checks[0]["bound"] == round(wilson_interval(1, 10)[1], 6)
+    assert result.checks[3]["bound"] == flaky["metrics"]["pass_fraction"]["ci95"][0]
+    missing = gate(tmp_path, report, "functional/b: flakiness.ub95 <= 0.3")
+    assert missing.checks[0]["status"] != "PASS"
 
 
 def test_literal_nested_latency_path(tmp_path: Path) -> None:

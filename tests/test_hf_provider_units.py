@@ -29,7 +29,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_order(monkeypatch: pytest.Monk
     provider.max_batch_size = 8
     sizes: list[int] = []
 
-    def fake_generate(prompts: list[str], params: Any, do_sample: bool, schemas: Any = None) -> list[Generation]:
+    def fake_generate(prompts: list[str], params: Any, seeds: Any = None, schemas: Any = None) -> list[Generation]:
         sizes.append(len(prompts))
         if len(prompts) > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -47,7 +47,7 @@ def test_other_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     provider = HFProvider(parse_spec("smollm2"))
     provider.device = "cpu"
 
-    def broken(prompts: list[str], params: Any, do_sample: bool, schemas: Any = None) -> list[Generation]:
+    def broken(prompts: list[str], params: Any, seeds: Any = None, schemas: Any = None) -> list[Generation]:
         raise ValueError("bad input ids")
 
     monkeypatch.setattr(provider, "_generate", broken)

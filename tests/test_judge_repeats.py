@@ -121,6 +121,13 @@ def test_a_suites_judge_prompts_go_in_one_batch_per_step_with_a_schema(judged: L
     assert len(_batches(tmp_path)) == 2
 
 
+def test_a_run_temperature_leaves_the_judge_greedy(judged: LlmProject, tmp_path: Path) -> None:
+    judged.suite("judged", SUITE)
+    judged.run("--llm-model=echo:m", "--llm-temperature=0.9").assert_outcomes(passed=4)
+    batches = _batches(tmp_path)
+    assert batches and all(b["temperatures"] == [0.0] for b in batches)
+
+
 def test_judge_repeats_record_spread_and_a_flipping_verdict_is_an_error(judged: LlmProject, tmp_path: Path) -> None:
     judged.suite("judged", SUITE + "judge_repeats: 3\njudge_temperature: 0.9\n")
     result = judged.run("--llm-model=echo:m")

@@ -11,8 +11,11 @@ import statistics as _st
 Z95 = 1.959963984540054
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; ``(0.0, 1.0)`` when ``n`` is 0."""
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion; ``(0.0, 1.0)`` when ``n`` is 0.
+
+    The counts may be effective (non-integer) ones: a rate of clustered trials at its
+    design-effect-adjusted sample size (see ``suites/repeats_metrics.py``)."""
     if n <= 0:
         return (0.0, 1.0)
     if not 0 <= successes <= n:

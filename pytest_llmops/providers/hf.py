@@ -1,7 +1,8 @@
 """transformers + torch provider: padded, length-sorted batches with out-of-memory back-off.
 
 Greedy decoding with left padding gives the same tokens at batch 1 and at large batches
-for fp32 on CPU, so batching is an optimisation, not a change of results.
+for fp32 on CPU, so batching is an optimisation, not a change of results. Sampled requests
+batch too: each row draws from its own seeded generator (:mod:`.sampling`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pytest_llmops.providers.model_store import (
 )
 from pytest_llmops.core.specs import ModelSpec
 from pytest_llmops.providers.hf_options import HFOptionError, HFOptions
+from pytest_llmops.providers.sampling import SeededSampler, sample_seed
 from pytest_llmops.providers.schema_decoding import SchemaLogitsProcessor, llguidance_tokenizer
 
 __all__ = ["HFOptionError", "HFProvider"]
@@ -134,28 +136,30 @@ class HFProvider:
         return "\n\n".join(content for _, content in request.messages)
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError]:
-        """Greedy requests go through padded batches; sampled ones run one by one with their seed."""
+        """Padded batches of requests with the same params, greedy and sampled alike.
+
+        A sampled request draws from its own generator, seeded from (seed, sample index), so it
+        gives the same answer alone or in any batch (see :mod:`.sampling`).
+        """
         results: list[Generation | InfraError | None] = [None] * len(requests)
-        greedy = [i for i, r in enumerate(requests) if r.params.greedy]
-        sampled = [i for i, r in enumerate(requests) if not r.params.greedy]
         texts = {i: self.render(requests[i]) for i in range(len(requests))}
         # Same params can share a batch; sort longest first so padding stays small.
         groups: dict[Any, list[int]] = {}
-        for i in greedy:
-            groups.setdefault(requests[i].params, []).append(i)
+        for i, request in enumerate(requests):
+            groups.setdefault(request.params, []).append(i)
         for params, indices in groups.items():
             lengths = {i: len(self.tokenizer(texts[i])["input_ids"]) for i in indices}
             indices.sort(key=lambda i: -lengths[i])
             schemas = [requests[i].response_schema for i in indices]
-            for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params, schemas)):
+            seeds = None if params.greedy else [sample_seed(params.seed, requests[i].sample_index) for i in indices]
+            for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params, schemas, seeds)):
                 results[i] = gen
-        for i in sampled:
-            results[i] = self._run_sampled(texts[i], requests[i])
         return [r for r in results if r is not None]
 
-    def _run_batched(self, prompts: list[str], params: Any,
-                     schemas: list[str | None] | None = None) -> list[Generation]:
-        """Greedy batches of ``prompts``; ``schemas[i]`` (if given) constrains prompt ``i``'s answer."""
+    def _run_batched(self, prompts: list[str], params: Any, schemas: list[str | None] | None = None,
+                     seeds: list[int] | None = None) -> list[Generation]:
+        """Batches of ``prompts``; ``schemas[i]`` (if given) constrains prompt ``i``'s answer, and
+        ``seeds[i]`` (sampled params only) seeds its draws."""
         schemas = schemas or [None] * len(prompts)
         size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts))
         out: list[Generation] = []
@@ -163,7 +167,8 @@ class HFProvider:
         while start < len(prompts):
             chunk = prompts[start:start + size]
             try:
-                out.extend(self._generate(chunk, params, do_sample=False, schemas=schemas[start:start + size]))
+                out.extend(self._generate(chunk, params, seeds=None if seeds is None else seeds[start:start + size],
+                                          schemas=schemas[start:start + size]))
             except Exception as exc:  # noqa: BLE001 - only OOM is retried, the rest re-raised
                 if not device_mod.is_out_of_memory(exc) or size == 1:
                     raise
@@ -173,35 +178,32 @@ class HFProvider:
             start += len(chunk)
         return out
 
-    def _run_sampled(self, prompt: str, request: GenerationRequest) -> Generation:
-        import torch  # torch: only once a local model or device is used
-
-        # A seed per (run seed, sample index) makes sampled outputs reproducible one by one.
-        torch.manual_seed(request.params.seed * 1_000_003 + request.sample_index)
-        return self._generate([prompt], request.params, do_sample=True, schemas=[request.response_schema])[0]
-
-    def _generate(self, prompts: list[str], params: Any, do_sample: bool,
+    def _generate(self, prompts: list[str], params: Any, seeds: list[int] | None = None,
                   schemas: list[str | None] | None = None) -> list[Generation]:
         tok, model = self.tokenizer, self.model
         enc = tok(prompts, return_tensors="pt", padding=True).to(self.device)
+        # Always greedy for transformers: sampled rows are drawn by SeededSampler, which leaves
+        # only the drawn token possible. Clear sampling defaults a generation_config may carry.
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
-            "do_sample": do_sample,
+            "do_sample": False,
             "pad_token_id": tok.pad_token_id,
+            "temperature": None, "top_p": None, "top_k": None,
         }
-        if do_sample:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p)
-        else:
-            # Clear sampling defaults a model's generation_config may carry.
-            kwargs.update(temperature=None, top_p=None, top_k=None)
         if params.stop:
             kwargs["stop_strings"] = list(params.stop)
             kwargs["tokenizer"] = tok
+        processors: list[Any] = []
         if schemas and any(schema is not None for schema in schemas):
+            processors.append(SchemaLogitsProcessor(self._schema_tokenizer(), schemas,
+                                                    {tok.eos_token_id, tok.pad_token_id}))
+        if seeds is not None:
+            # Last: it samples among the tokens the schema masks left.
+            processors.append(SeededSampler(seeds, params.temperature, params.top_p, device=self.device))
+        if processors:
             from transformers import LogitsProcessorList  # transformers: only once a local model is used
 
-            kwargs["logits_processor"] = LogitsProcessorList([SchemaLogitsProcessor(
-                self._schema_tokenizer(), schemas, {tok.eos_token_id, tok.pad_token_id})])
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         start = time.perf_counter()
         output = model.generate(**enc, **kwargs)
         seconds = time.perf_counter() - start

@@ -14,6 +14,9 @@ from typing import Any
 #: Metrics every suite may carry whose smaller values are the better ones: the error rate, and the
 #: tokens and cost folded from records (report/usage.py).
 COMMON_LOWER_IS_BETTER = ("error_rate", "input_tokens", "output_tokens", "cost")
+#: metrics where lower is better whatever the suite's face says (any kind may report them)
+LOWER_EVERYWHERE = ("flakiness",)
+
 DEFAULT_FACE: dict[str, Any] = {"headline": "pass_rate", "label": "pass rate", "direction": "higher", "unit": "",
                                 "lower_is_better": sorted(COMMON_LOWER_IS_BETTER), "breakdown": "", "summary": ""}
 
@@ -26,7 +29,8 @@ def face_of(suite: Any) -> dict[str, Any]:
 
 def lower_is_better(metric: str, suite: Any = None) -> bool:
     """Whether a smaller value of ``metric`` is the better one, by the suite's face."""
-    return any(str(part) in metric for part in face_of(suite)["lower_is_better"] or ())
+    parts = [*LOWER_EVERYWHERE, *(face_of(suite)["lower_is_better"] or ())]
+    return any(str(part) in metric for part in parts)
 
 
 def is_number(value: Any) -> bool:
@@ -52,11 +56,26 @@ def headline_metric(suite: Any) -> tuple[str, Any]:
 
 
 def headline_text(suite: Any) -> str:
-    """The one-line summary the kind wrote (``violations 0.38 [0.14, 0.69]``); the pass rate without one."""
+    """The one-line summary the kind wrote (``violations 0.38 [0.14, 0.69]``); the pass rate without one.
+
+    A suite whose cases were sampled several times adds its flakiness (see :func:`flakiness_text`)."""
     summary = face_of(suite).get("summary")
-    if isinstance(summary, str) and summary:
-        return summary
-    return rate_summary("pass rate", (suite.get("metrics") or {}).get("pass_rate") if isinstance(suite, dict) else None)
+    metrics = suite.get("metrics") if isinstance(suite, dict) else None
+    if not (isinstance(summary, str) and summary):
+        summary = rate_summary("pass rate", metrics.get("pass_rate") if isinstance(metrics, dict) else None)
+    flaky = flakiness_text(metrics)
+    return f"{summary}; {flaky}" if flaky else summary
+
+
+def flakiness_text(metrics: Any) -> str:
+    """``flaky 2/10 0.20 [0.06, 0.51], k=5`` from a suite's ``flakiness`` metric; empty without one."""
+    flakiness = metrics.get("flakiness") if isinstance(metrics, dict) else None
+    if not isinstance(flakiness, dict) or not is_number(flakiness.get("value")):
+        return ""
+    ks = [k for k in flakiness.get("k") or [] if is_number(k)]
+    k_text = f", k={'/'.join(str(k) for k in ks)}" if ks else ""
+    label = f"flaky {flakiness.get('flaky', '?')}/{flakiness.get('n', '?')}"
+    return rate_summary(label, flakiness) + k_text
 
 
 def rate_summary(label: str, rate: Any) -> str:

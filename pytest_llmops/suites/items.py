@@ -23,6 +23,7 @@ class SuiteHost(Protocol):
     run_context: RunContext
     specs: list[Any]
     default_params: GenerationParams
+    default_repeats: int  # --llm-repeats
     rag_target: str
 
     def rag_answer(self, item: "CaseItem") -> Any:
@@ -42,7 +43,8 @@ class SuiteFile(pytest.File):
         # exception, not only the validation errors written for users.
         try:
             registry = self.llmops.registry
-            suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry)
+            suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry,
+                               self.llmops.default_repeats)
             items = [CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
                                           alias=spec.alias)
                      for spec in self.llmops.specs for case in suite.cases]

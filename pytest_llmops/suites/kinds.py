@@ -34,6 +34,8 @@ from typing import Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.report.faces import COMMON_LOWER_IS_BETTER, metric_at, rate_summary
+from pytest_llmops.suites.repeats import failure_text, needed, repeat_fields, sample_requests
+from pytest_llmops.suites.repeats_metrics import RepeatsAggregator
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
 
 Fail = Callable[..., Exception]
@@ -216,7 +218,16 @@ class SuiteKind:
     #: estimated cost of a case whose requests are not planned before it runs (``measure``
     #: kinds), in new tokens; planned cases cost their requests' ``max_new_tokens``
     measured_case_cost: float = 256.0
+    #: whether ``repeats:``/``pass_if:`` apply (the base ``plan`` samples a case k times and the
+    #: base ``evaluate`` judges every sample). Not inherited: a kind that plans or judges its own
+    #: way declares it only once it handles samples; its files then refuse the keys, and
+    #: ``--llm-repeats`` leaves its suites alone.
+    supports_repeats: bool = True
     face: ReportFace = ReportFace()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.supports_repeats = bool(cls.__dict__.get("supports_repeats", False))
 
     # -- collection ----------------------------------------------------------------------
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
@@ -238,8 +249,9 @@ class SuiteKind:
         """Raise to error the case before anything is generated (the message is its error)."""
 
     def plan(self, case: CaseRun) -> list[GenerationRequest]:
-        """What the case asks the model through the engine; the default is its one request."""
-        return [case.request()]
+        """What the case asks the model through the engine; the default is its one request,
+        sampled ``repeats`` times (sample indices 0..k-1) when the case repeats."""
+        return sample_requests(case.request(), case.case.repeats)
 
     def measure(self, case: CaseRun) -> Any:
         """Talk to the provider directly, for what the engine cannot do (default: nothing).
@@ -249,17 +261,37 @@ class SuiteKind:
         return None
 
     def evaluate(self, case: CaseRun, generations: list[Generation], measurement: Any = None) -> Evaluation:
-        """Run the case's checks on its (single) output."""
-        output = generations[0].text
+        """Run the case's checks on its output; on every sample when it repeats, the verdict
+        then following its ``pass_if`` rule."""
         context = {"case": case.case, "suite": case.suite, "contexts": case.rag_contexts,
                    # what reference-free checks (fluency) condition on, and where they cache
                    "request": None if self.through_pipeline(case.suite) else case.request,
                    "cache_dir": case.run.cache_dir, "cache_mode": getattr(case.run, "cache_mode", "rw")}
         checks = case.run.registry.checks
-        results = [checks[c.name].evaluate(output, c.arg, context) for c in case.case.checks]
-        failed = [r for r in results if not r.passed]
-        return Evaluation(outcome="failed" if failed else "passed", checks=[r.as_dict() for r in results],
-                          failure="\n".join(f"{r.name}: {r.evidence}" for r in failed))
+
+        def judge(output: str) -> list[Any]:
+            return [checks[c.name].evaluate(output, c.arg, context) for c in case.case.checks]
+
+        if len(generations) <= 1:
+            results = judge(generations[0].text)
+            failed = [r for r in results if not r.passed]
+            return Evaluation(outcome="failed" if failed else "passed", checks=[r.as_dict() for r in results],
+                              failure="\n".join(f"{r.name}: {r.evidence}" for r in failed))
+        samples = []
+        for index, generation in enumerate(generations):
+            results = judge(generation.text)
+            samples.append({"index": index, "output": generation.text,
+                            "outcome": "passed" if all(r.passed for r in results) else "failed",
+                            "checks": [r.as_dict() for r in results]})
+        rule = case.case.pass_if
+        summary = repeat_fields(samples, rule)
+        passed = summary["passed"] >= needed(rule, len(samples))
+        # The record's output and checks are the first sample's, as for a single answer; every
+        # sample is kept under "samples". Cached only when no sample had to be generated.
+        return Evaluation(outcome="passed" if passed else "failed", checks=samples[0]["checks"],
+                          fields={"repeats": summary, "samples": samples,
+                                  "cached": all(g.cached for g in generations)},
+                          failure="" if passed else failure_text(samples, rule))
 
     def shown_input(self, case: CaseRun) -> Any:
         """The case's input as its record shows it: the rendered messages, or the pipeline's question."""
@@ -269,8 +301,9 @@ class SuiteKind:
 
     # -- on the controller -----------------------------------------------------------------
     def aggregator(self) -> Aggregator:
-        """A fresh aggregator for one suite's records."""
-        return Aggregator()
+        """A fresh aggregator for one suite's records: the repeat metrics (pass fraction,
+        pass@k, flakiness) when some case ran with more than one sample, else none."""
+        return RepeatsAggregator()  # type: ignore[return-value]  # duck-typed Aggregator
 
     def baseline_entry(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """``(provenance, case entry)`` to store for ``record`` under ``--llm-update-baseline``.

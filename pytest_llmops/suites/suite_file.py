@@ -15,12 +15,19 @@ from typing import Any
 import yaml
 
 from pytest_llmops.providers.base import GenerationParams
+from pytest_llmops.suites.repeats import (
+    RepeatSettings,
+    case_repeats,
+    check_rule,
+    consistent_rule,
+    parse_repeats,
+)
 
 SUBJECTS = ("model", "prompt", "rag")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _TOP_KEYS = {"suite", "kind", "description", "subject", "system", "prompt", "rag", "generation", "defaults",
-             "cases"}
-_CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags"}
+             "cases", "repeats", "pass_if"}
+_CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags", "repeats", "pass_if"}
 
 
 class SuiteFileError(Exception):
@@ -73,6 +80,8 @@ class CaseSpec:
     tags: list[str] = field(default_factory=list)
     suite: str | None = None  # a kind may split one file into several suites (e.g. per attack category)
     data: dict[str, Any] = field(default_factory=dict)  # kind-specific facts about the case
+    repeats: int = 1  # samples of the case's request (see suites/repeats.py)
+    pass_if: str = "all"  # the rule that turns its samples' verdicts into the case's
 
 
 @dataclass
@@ -91,6 +100,7 @@ class SuiteSpec:
     sha256: str = ""  # of the file's bytes: what the gate artifact lists as this suite's input
     params: GenerationParams = field(default_factory=GenerationParams)  # the file's generation settings
     default_checks: list[CheckSpec] = field(default_factory=list)
+    repeat_settings: RepeatSettings = field(default_factory=RepeatSettings)  # what its cases repeat by default
 
 
 def suite_name_for(path: Path, rootdir: Path) -> str:
@@ -134,11 +144,14 @@ def _check_keys(node: Any, where: str, line: int = 1, depth: int = 0, seen: set[
             _check_keys(item, where, line, depth + 1, seen)
 
 
-def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, registry: Any) -> SuiteSpec:
+def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, registry: Any,
+               default_repeats: int = 1) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
     ``registry`` holds the registered suite kinds (``kinds``: name -> kind), the checks and
-    the kinds' extension tables; the file's ``kind`` must be one of the registered kinds."""
+    the kinds' extension tables; the file's ``kind`` must be one of the registered kinds.
+    ``default_repeats`` (``--llm-repeats``) is the sample count of cases whose file says none,
+    in suites whose kind and subject take repeats."""
     kinds: dict[str, Any] = registry.kinds
     checks: dict[str, Any] = registry.checks
     where = str(path)
@@ -198,7 +211,9 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
                              lambda f, why: fail(getattr(defaults, "line", top_line), f"defaults.{f}", why))
     suite = SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
                       system=system, prompt=prompt, rag=rag, cases=[], sha256=hashlib.sha256(content).hexdigest(),
-                      params=params, default_checks=default_checks)
+                      params=params, default_checks=default_checks,
+                      repeat_settings=_repeat_settings(data, handler, subject, default_repeats,
+                                                       lambda f, why: fail(top_line, f, why)))
 
     def parse_cases() -> list[CaseSpec]:
         return _parse_cases(data, suite, checks, fail)
@@ -253,11 +268,41 @@ def _parse_cases(data: dict[str, Any], suite: "SuiteSpec", checks: dict[str, Any
         if not case_checks and not default_checks:
             raise case_fail("checks", "a case needs at least one check (here or in defaults.checks)")
         case_params = parse_params(raw.get("generation") or {}, params, case_fail)
+        repeats, pass_if = case_repeats(raw, suite.repeat_settings, case_params, case_fail)
         tags = raw.get("tags") or []
         cases.append(CaseSpec(id=case_id, index=index, line=line, input=text, vars=dict(variables),
                               system=case_system, checks=default_checks + case_checks, params=case_params,
-                              tags=[str(t) for t in tags]))
+                              tags=[str(t) for t in tags], repeats=repeats, pass_if=pass_if))
     return cases
+
+
+def _repeat_settings(data: dict[str, Any], kind: Any, subject: str, default_repeats: int,
+                     fail: Any) -> RepeatSettings:
+    """The suite's own ``repeats``/``pass_if`` over the run's ``--llm-repeats``.
+
+    Kinds that plan or judge their own way (``supports_repeats`` false) and RAG pipeline suites
+    (their pipeline answers once per case) refuse the keys, and the run default skips them."""
+    unsupported = ""
+    if not getattr(kind, "supports_repeats", False):
+        unsupported = (f"kind {kind.name!r} does not take repeats (it plans and judges its cases its own "
+                       "way); repeats apply to kinds that judge one answer per case, such as functional")
+    elif subject == "rag":
+        unsupported = ("subject 'rag' does not take repeats: the RAG pipeline answers each case once "
+                       "(sample the model in a functional suite instead)")
+    declared = [key for key in ("repeats", "pass_if") if key in data]
+    if unsupported:
+        if declared:
+            raise fail(declared[0], unsupported)
+        return RepeatSettings(unsupported=unsupported)
+    if "repeats" in data:
+        k, source = parse_repeats(data["repeats"], "repeats", fail), "the suite's repeats"
+    else:
+        k, source = default_repeats, ("--llm-repeats" if default_repeats > 1 else "default")
+    rule = check_rule(data["pass_if"], "pass_if", fail) if "pass_if" in data else "all"
+    if "repeats" in data and "pass_if" in data:
+        consistent_rule(rule, k, "", "pass_if", fail)
+    return RepeatSettings(k=k, pass_if=rule, source=source,
+                          pass_if_source="the suite's pass_if" if "pass_if" in data else "default")
 
 
 def parse_params(raw: Any, base: GenerationParams, fail: Any) -> GenerationParams:
