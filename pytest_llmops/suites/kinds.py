@@ -213,6 +213,11 @@ class SuiteKind:
     #: estimated cost of a case whose requests are not planned before it runs (``measure``
     #: kinds), in new tokens; planned cases cost their requests' ``max_new_tokens``
     measured_case_cost: float = 256.0
+    #: whether the kind's cases render the suite's template or system prompt when they are
+    #: planned (``CaseRun.request``), so a suite may compare variants of them (``prompts:``,
+    #: ``system_prompts:``, ``--llm-prompt-variant``); kinds that bake the prompt into their
+    #: cases while parsing, or compare against stored baselines, leave it off
+    prompt_variants: bool = False
     face: ReportFace = ReportFace()
 
     # -- collection ----------------------------------------------------------------------
@@ -277,7 +282,13 @@ class SuiteKind:
         return None
 
 
-FUNCTIONAL = SuiteKind()
+class FunctionalKind(SuiteKind):
+    """The functional kind: its cases render the suite's prompt at plan time, so variants apply."""
+
+    prompt_variants = True
+
+
+FUNCTIONAL = FunctionalKind()
 
 
 def kind_named(registry: Any, name: str) -> SuiteKind:
