@@ -68,10 +68,12 @@ def usage_text(suites: dict[str, Any], key: str, ab: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def rows(suites: dict[str, Any]) -> list[dict[str, str]]:
-    """The table as plain-text cells, one dict per (candidate, metric)."""
+def rows(suites: dict[str, Any], only: set[str] | None = None) -> list[dict[str, str]]:
+    """The table as plain-text cells, one dict per (candidate, metric); ``only`` limits the candidates."""
     out = []
     for key, ab in candidates(suites):
+        if only is not None and key not in only:
+            continue
         metrics = [(str(n), m) for n, m in ab["metrics"].items() if isinstance(m, dict)]
         first = True
         if not metrics:  # nothing could be paired: still one row that says so
@@ -94,13 +96,13 @@ def rows(suites: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def markdown_rows(suites: dict[str, Any]) -> list[str]:
+def markdown_rows(suites: dict[str, Any], only: set[str] | None = None) -> list[str]:
     """Rows of :data:`AB_TABLE_HEAD`, every report string neutralized."""
     return [f"| {md_cell(r['suite'], 100)} | {md_cell(r['variant'], 40)} vs {md_cell(r['reference'], 40)} "
             f"(**{md_cell(r['decision'], 20)}**) | {md_cell(r['metric'], 60)} | {md_cell(r['values'], 200)} | "
             f"{md_cell(r['delta'], 60)} | {md_cell(r['p'], 40)} | {VERDICT_ICONS.get(r['verdict'], '')} "
             f"{md_cell(r['verdict'], 20)} | {md_cell(r['flipped'], 300) or ' '} | {md_cell(r['usage'], 200) or ' '} |"
-            for r in rows(suites)]
+            for r in rows(suites, only)]
 
 
 def terminal_lines(suites: dict[str, Any]) -> list[str]:
@@ -121,3 +123,24 @@ def terminal_lines(suites: dict[str, Any]) -> list[str]:
                      f"{detail}; flips {int(flips.get('worse') or 0)} worse, {int(flips.get('better') or 0)} better"
                      + (f"; {usage}" if (usage := usage_text(suites, key, ab)) else ""))
     return lines
+
+
+def _versions(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(compared suite, model) -> {variant: prompt version}`` of a report's A/B suites."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for suite in (report.get("suites") or {}).values():
+        ab = metric_at(suite.get("metrics") if isinstance(suite, dict) else None, "ab")
+        if isinstance(ab, dict):
+            group = (to_text(ab.get("suite")), to_text(suite.get("model")))
+            out.setdefault(group, {})[to_text(ab.get("variant"))] = ab.get("prompt_version")
+    return out
+
+
+def changed_candidates(base: dict[str, Any], head: dict[str, Any]) -> set[str]:
+    """Candidate suite keys of ``head`` whose comparison changed since ``base``: a variant's template
+    (its ``prompt_version``) differs, a variant came or went, or the comparison is new."""
+    before, after = _versions(base), _versions(head)
+    changed = {group for group, versions in after.items() if before.get(group) != versions}
+    suites = head.get("suites") or {}
+    return {key for key, ab in candidates(suites)
+            if (to_text(ab.get("suite")), to_text((suites.get(key) or {}).get("model"))) in changed}
