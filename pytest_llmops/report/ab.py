@@ -82,6 +82,11 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def _p(value: float) -> float:
+    """A p-value to six significant digits (a tiny one must not round to 0)."""
+    return float(f"{value:.6g}")
+
+
 def _version(versions: set[str]) -> Any:
     return next(iter(versions)) if len(versions) == 1 else sorted(versions) or None
 
@@ -92,7 +97,7 @@ def _metric(reference: list[float], candidate: list[float], test: str, p_value: 
     low, high = bootstrap_ci(deltas)
     return {"reference": _round(sum(reference) / n), "candidate": _round(sum(candidate) / n),
             "delta": {"value": _round(sum(deltas) / n), "ci95": [_round(low), _round(high)]},
-            "n": n, "test": test, "p_value": _round(p_value)}
+            "n": n, "test": test, "p_value": _p(p_value)}
 
 
 def compare(reference: dict[str, CaseFacts], candidate: dict[str, CaseFacts]) -> dict[str, Any]:
@@ -125,7 +130,7 @@ def compare(reference: dict[str, CaseFacts], candidate: dict[str, CaseFacts]) ->
             metrics[f"{name}_score"] = _metric(r_scores, c_scores, "sign_flip", p)
     adjusted = holm([m["p_value"] for m in metrics.values()])
     for m, p_holm in zip(metrics.values(), adjusted):
-        m["p_holm"] = _round(p_holm)
+        m["p_holm"] = _p(p_holm)
         m["verdict"] = ("inconclusive" if p_holm >= ALPHA or m["delta"]["value"] == 0
                         else "better" if m["delta"]["value"] > 0 else "worse")
     verdicts = {m["verdict"] for m in metrics.values()}
@@ -166,7 +171,7 @@ class ABCollector:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for (name, model), group in sorted(self.groups.items()):
             reference = group.variants.get(group.reference)
-            candidates = [v for v in group.variants if v != group.reference]
+            candidates = sorted(v for v in group.variants if v != group.reference)  # arrival order varies
             for variant, facts in group.variants.items():
                 entry: dict[str, Any] = {"suite": name, "variant": variant, "reference": group.reference,
                                          "prompt_version": _version(facts.versions)}

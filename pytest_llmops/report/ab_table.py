@@ -64,7 +64,8 @@ def usage_text(suites: dict[str, Any], key: str, ab: dict[str, Any]) -> str:
     for path, label, prefix in (("cost.total", "cost", "$"), ("output_tokens.mean", "output tokens", "")):
         r, c = metric_at(ref, path), metric_at(cand, path)
         if is_number(r) or is_number(c):
-            parts.append(f"{label} {prefix}{_num(r, 4)} \u2192 {prefix}{_num(c, 4)}")
+            shown = [f"{prefix}{_num(v, 4)}" if is_number(v) else "n/a" for v in (r, c)]
+            parts.append(f"{label} {shown[0]} \u2192 {shown[1]}")
     return "; ".join(parts)
 
 
