@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from llmops_testutils import LlmProject, without_keys
+from pytest_llmops.cli.show import summary_table
 from pytest_llmops.core.stats import binomial_cdf
 from pytest_llmops.merging import merge_reports
 from pytest_llmops.report.refold import refold_suites
@@ -307,3 +308,5 @@ def test_markdown_and_html_show_the_table(project: LlmProject) -> None:
     assert "copy vs good (**inconclusive**)" in table[3] and "| none |" in table[3]
     html = (project.path / "reports" / "llmops-report.html").read_text()
     assert '<table id="prompt-ab">' in html and "bad vs good (<b>worse</b>)" in html
+    shown = summary_table(project.report())  # llmops show
+    assert "A/B ab@bad vs good: WORSE" in shown and "A/B ab@copy vs good: INCONCLUSIVE" in shown
