@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import pytest
 from pytest_llmops.sharding import Shard, ShardError, parse_shard
 from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 from pytest_llmops.providers.base import GenerationParams
+from pytest_llmops.suites.variants import CLI_REFERENCE, NAME_RE
 
 # suites.repeats.MAX_REPEATS, spelled out: config sits above the suites in the layers but is
 # imported on every pytest run, and the suites package is not light.
@@ -69,6 +70,45 @@ def parse_cache_mode(text: str) -> str:
     if text not in CACHE_MODES:
         raise argparse.ArgumentTypeError(f"--llm-cache expects one of {', '.join(CACHE_MODES)}, got {text!r}")
     return text
+
+
+def parse_prompt_variant(text: str) -> tuple[str, str]:
+    """``--llm-prompt-variant NAME=PATH``: a variant name and a template path (a usage error otherwise)."""
+    name, sep, path = str(text).partition("=")
+    name, path = name.strip(), path.strip()
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"--llm-prompt-variant expects NAME=PATH (a variant name and a prompt "
+                                         f"template file), got {text!r}")
+    if not NAME_RE.match(name):
+        raise argparse.ArgumentTypeError(f"--llm-prompt-variant {text!r}: the name {name!r} must be letters, "
+                                         "digits, '.', '_' or '-'")
+    if name == CLI_REFERENCE:
+        raise argparse.ArgumentTypeError(f"--llm-prompt-variant {text!r}: {CLI_REFERENCE!r} names the suite's own "
+                                         "template (the reference); choose another name")
+    return name, path
+
+
+def prompt_variant_settings(config: pytest.Config) -> list[tuple[str, Path]]:
+    """The ``--llm-prompt-variant`` candidates (else ini ``llm_prompt_variants``), each template checked.
+
+    Option paths are relative to the current directory, ini paths to the rootdir."""
+    given: list[tuple[str, str]] | None = config.getoption("llm_prompt_variant")
+    where, base = "--llm-prompt-variant", Path(config.invocation_params.dir)
+    if not given:
+        where, base = "ini llm_prompt_variants", Path(config.rootpath)
+        try:
+            given = [parse_prompt_variant(line) for line in config.getini("llm_prompt_variants")]
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini llm_prompt_variants: {exc}") from None
+    out: list[tuple[str, Path]] = []
+    for name, text in given or []:
+        if name in {n for n, _ in out}:
+            raise pytest.UsageError(f"{where}: the variant name {name!r} is given twice")
+        path = (base / text).resolve()
+        if not path.is_file():
+            raise pytest.UsageError(f"{where} {name}={text}: template file {path} does not exist")
+        out.append((name, path))
+    return out
 
 
 def setting(config: pytest.Config, name: str) -> str:
@@ -132,6 +172,7 @@ def check_settings(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{name}: {exc}") from None
     shard_setting(config)
     model_specs(config)
+    prompt_variant_settings(config)
 
 
 def shard_setting(config: pytest.Config) -> Shard | None:
@@ -169,6 +210,7 @@ class Settings:
     shard: Shard | None = None
     prices: Any = None  # the price table (core.pricing.PriceTable) from the gate file, or None
     default_repeats: int = 1  # --llm-repeats: samples per case where a suite file says none
+    prompt_variants: list[tuple[str, Path]] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
@@ -197,6 +239,7 @@ class Settings:
             shard=shard_setting(config),
             prices=price_table(config),
             default_repeats=parse_repeats(setting(config, "llm_repeats")),
+            prompt_variants=prompt_variant_settings(config),
         )
 
     @property

@@ -21,6 +21,7 @@ from pytest_llmops.config import (
     model_specs,
     parse_cache_mode,
     parse_repeats,
+    parse_prompt_variant,
     parse_seed,
     parse_temperature,
     setting,
@@ -50,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(ini: llm_temperature; default 0)")
     group.addoption("--llm-prompt", dest="llm_prompt", metavar="PATH",
                     help="prompt template for the llm_prompt fixture (ini: llm_prompt)")
+    group.addoption("--llm-prompt-variant", action="append", type=parse_prompt_variant, dest="llm_prompt_variant",
+                    metavar="NAME=PATH",
+                    help="compare prompt template PATH, as variant NAME, with the template of every 'subject: prompt' "
+                         "suite (its reference, 'base'); repeatable (ini: llm_prompt_variants, one per line)")
     group.addoption("--llm-rag-pipeline", dest="llm_rag_pipeline", metavar="MODULE:ATTR",
                     help="RAG pipeline or factory for rag_pipeline and 'subject: rag' suites (ini: llm_rag_pipeline)")
     group.addoption("--llm-gate-env", dest="llm_gate_env", metavar="ENV",
@@ -87,6 +92,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_repeats", "samples per case where a suite file sets no repeats", default="1")
     parser.addini("llm_temperature", "sampling temperature where a suite sets none (0: greedy)", default="0")
     parser.addini("llm_prompt", "default prompt template for llm_prompt", default="")
+    parser.addini("llm_prompt_variants", "NAME=PATH prompt variants compared with every prompt suite's template "
+                  "(one per line, paths relative to the rootdir)", type="linelist", default=[])
     parser.addini("llm_rag_pipeline", "RAG pipeline as module:attribute",
                   default="pytest_llmops.core.rag_default:make_pipeline")
     parser.addini("llm_suite_files", "glob patterns of YAML suite files", type="args",

@@ -107,6 +107,11 @@ class LlmopsSession:
         return self.settings.default_repeats
 
     @property
+    def prompt_variants(self) -> list[tuple[str, Path]]:
+        """``--llm-prompt-variant NAME=PATH`` candidates for every prompt-subject suite."""
+        return self.settings.prompt_variants
+
+    @property
     def rag_target(self) -> str:
         return self.settings.rag_target
 
@@ -210,12 +215,13 @@ class LlmopsSession:
                 self.subjects.rag_items.setdefault((str(item.path), item.alias), []).append(item)
         # Baselines and stale-case detection need to know whether a suite ran whole
         # (not narrowed by -k, -m or node ids).
-        selected: dict[tuple[str, str], int] = {}
+        # (Per prompt variant too: each variant's copy of the file holds all its cases.)
+        selected: dict[tuple[str, str, str], int] = {}
         for item in cases:
-            key = (str(item.path), item.alias)
+            key = (str(item.path), item.alias, item.suite.name)
             selected[key] = selected.get(key, 0) + 1
         for item in cases:
-            item.suite_complete = selected[(str(item.path), item.alias)] == len(item.suite.cases)
+            item.suite_complete = selected[(str(item.path), item.alias, item.suite.name)] == len(item.suite.cases)
 
     def ensure_prefetched(self, alias: str) -> None:
         """Generate every selected case of ``alias`` together, before its first case runs."""

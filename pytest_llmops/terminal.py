@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmops.provenance import EngineCounters
+from pytest_llmops.report.ab_table import terminal_lines as ab_lines
 from pytest_llmops.report.faces import headline_text
 from pytest_llmops.report.usage_text import model_lines, run_usage, usage_line
 
@@ -25,6 +26,8 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
     for name, suite in suites.items():
         tr.write_line(f"{name.ljust(width)}  {suite['model']:<12} {suite['n']:>5} {suite['passed']:>5} "
                       f"{suite['failed']:>5} {suite['errors']:>4}  {headline_text(suite)}{_judge_text(suite)}")
+    for line in ab_lines(suites):
+        tr.write_line(line, red=" WORSE " in line, green=" BETTER " in line)
     for alias, values in counters.items():
         tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
                       f"from cache, {int(values['infra_errors'])} infra errors")

@@ -489,3 +489,45 @@ def test_llmops_cli_dispatches_comment(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["comment", "--help"]) == 0
     assert "sticky PR comment" in capsys.readouterr().out
     assert main(["comment"]) == 2
+
+
+# -- prompt A/B ---------------------------------------------------------------------------------------
+
+
+def ab_report(tmp_path: Path, name: str, candidate_version: str, sha: str) -> Path:
+    """A report folded (by the real ReportBuilder) from the records of a two-variant A/B suite:
+    the candidate ``b`` fails 8 of the reference's 10 passes; its template version is given."""
+    from pytest_llmops.report.json_report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path / f"{name}-spool")
+    for variant, version in (("a", "v-ref"), ("b", candidate_version)):
+        for i in range(10):
+            outcome = "failed" if variant == "b" and i < 8 else "passed"
+            builder.add({"suite": f"functional/support@{variant}", "model": "m1", "id": f"case-{i:02d}",
+                         "kind": "functional", "outcome": outcome, "output": f"{variant} {i}", "index": i,
+                         "checks": [], "prompt_variant": variant, "prompt_reference": "a",
+                         "prompt_suite": "functional/support", "prompt_version": version})
+    run = {"started_at": "2026-01-01T00:00:00+00:00", "git_sha": sha, "plugin_version": "0.1.0",
+           "models": [{"alias": "m1", "spec": "echo:m1", "fingerprint": "f" * 64}]}
+    path = builder.write(tmp_path / f"{name}.json", builder.header(run))
+    builder.close()
+    return path
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_the_comment_shows_the_ab_table_when_a_template_changed(tmp_path: Path, stub: GitHubStub,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                changed: bool) -> None:
+    base = ab_report(tmp_path, "base", "v-old", "b" * 40)
+    head = ab_report(tmp_path, "head", "v-new" if changed else "v-old", "c" * 40)
+    code, _, err = run_inproc(capsys, ["--report", str(head), "--base", str(base)], actions_env(tmp_path, stub))
+    assert code == 0, err
+    body = stub.comments(PR)[0]["body"]
+    assert ("### Prompt A/B (templates changed in this PR)" in body) is changed
+    if changed:
+        row = next(line for line in body.splitlines() if line.startswith("| functional/support@"))
+        assert "b vs a (**worse**)" in row and "case-00 \u2193" in row
+        p = json.loads(head.read_text())["suites"]["functional/support@b"]["metrics"]["ab"]["metrics"]["pass_rate"]
+        assert p["p_value"] == pytest.approx(2 * 0.5 ** 8, rel=1e-5)  # McNemar: 8 flips, all one way
+        assert f"{p['p_value']:.3g}" in row
+    assert len(body) <= COMMENT_LIMIT

@@ -20,6 +20,7 @@ from pytest_llmops.report import SCHEMA_VERSION
 from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.report.usage import RunUsage, UsageFold
+from pytest_llmops.report.ab import ABCollector
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
@@ -77,6 +78,9 @@ class ReportBuilder:
     devices: set[str] = field(default_factory=set)
     gpus: set[str] = field(default_factory=set)
     usage: RunUsage = field(default_factory=RunUsage)  # the run's tokens and cost, per model too
+    #: prompt variants of a suite, compared with their reference across suites (report/ab.py)
+    ab: ABCollector = field(default_factory=ABCollector)
+    _ab_results: tuple[int, dict[tuple[str, str], Any]] | None = None
 
     def add(self, record: dict[str, Any]) -> None:
         """Fold one case record in (a JSON-able dict with at least suite, model, id, outcome)."""
@@ -102,6 +106,7 @@ class ReportBuilder:
         self.usage.add(record)
         if totals.aggregator is not None:
             totals.aggregator.add(record)
+        self.ab.add(record)
         if record.get("device"):
             self.devices.add(record["device"])
         if record.get("gpu"):
@@ -150,7 +155,19 @@ class ReportBuilder:
         return suite if len(models) <= 1 else f"{suite}[{model}]"
 
     def suites_json(self) -> dict[str, Any]:
-        return {self.suite_key(s, m): t.as_dict() for (s, m), t in sorted(self.suites.items())}
+        out = {}
+        ab = self._ab()
+        for (suite, model), totals in sorted(self.suites.items()):
+            entry = out[self.suite_key(suite, model)] = totals.as_dict()
+            if (suite, model) in ab:
+                entry["metrics"]["ab"] = ab[(suite, model)]
+        return out
+
+    def _ab(self) -> dict[tuple[str, str], Any]:
+        """The A/B comparisons, folded once per number of records (the summary asks again)."""
+        if self._ab_results is None or self._ab_results[0] != len(self._index):
+            self._ab_results = (len(self._index), self.ab.results(self.suite_key))
+        return self._ab_results[1]
 
     def _cases(self) -> Iterator[bytes]:
         if self._spool is None:

@@ -12,6 +12,7 @@ from pytest_llmops.core.pricing import usage_fields
 from pytest_llmops.providers.base import Generation, GenerationParams, GenerationRequest, InfraError
 from pytest_llmops.suites.kinds import CaseRun, Evaluation, RunContext, SuiteKind, error_reason, kind_named
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteFileError, SuiteSpec, load_suite
+from pytest_llmops.suites import variants
 from pytest_llmops.core.subjects import check_rag_result
 
 
@@ -45,10 +46,12 @@ class SuiteFile(pytest.File):
             registry = self.llmops.registry
             suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry,
                                self.llmops.default_repeats)
-            items = [CaseItem.from_parent(self, name=f"{case.id}[{spec.alias}]", suite=suite, case=case,
+            # One suite per prompt variant (``<suite>@<variant>``), or the suite itself.
+            runs = variants.expand(suite, kind_named(registry, suite.kind), getattr(self.llmops, "prompt_variants", ()))
+            items = [CaseItem.from_parent(self, name=case_name(case, spec.alias, run), suite=run, case=case,
                                           alias=spec.alias)
-                     for spec in self.llmops.specs for case in suite.cases]
-        except SuiteFileError as exc:
+                     for run in runs for spec in self.llmops.specs for case in run.cases]
+        except (SuiteFileError, variants.VariantError) as exc:
             yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=str(exc))
             return
         except pytest.UsageError:
@@ -59,6 +62,11 @@ class SuiteFile(pytest.File):
             yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=problem)
             return
         yield from items
+
+
+def case_name(case: CaseSpec, alias: str, suite: SuiteSpec) -> str:
+    """The item's name: ``id[model]``, or ``id[model-variant]`` for a prompt variant."""
+    return f"{case.id}[{alias}-{suite.variant.name}]" if suite.variant is not None else f"{case.id}[{alias}]"
 
 
 class InvalidSuiteError(Exception):
@@ -136,7 +144,7 @@ class CaseItem(pytest.Item):
         return self.kind.plan(self.case_run)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.case.line - 1, f"{self.suite.name}::{self.case.id}[{self.alias}]"
+        return self.path, self.case.line - 1, f"{self.suite.name}::{self.name}"
 
     # -- running -----------------------------------------------------------------------
     def setup(self) -> None:
@@ -228,6 +236,7 @@ class CaseItem(pytest.Item):
         }
         if self.suite.subject == "prompt" and self.suite.prompt is not None:
             record["prompt_version"] = self.run.template(self.suite.prompt).version
+        record.update(variants.record_fields(self.suite, self.suite_name))
         if self.case_run.rag_contexts is not None:
             record["contexts"] = self.case_run.rag_contexts
         if error:

@@ -223,6 +223,11 @@ class SuiteKind:
     #: way declares it only once it handles samples; its files then refuse the keys, and
     #: ``--llm-repeats`` leaves its suites alone.
     supports_repeats: bool = True
+    #: whether the kind's cases render the suite's template or system prompt when they are
+    #: planned (``CaseRun.request``), so a suite may compare variants of them (``prompts:``,
+    #: ``system_prompts:``, ``--llm-prompt-variant``); kinds that bake the prompt into their
+    #: cases while parsing, or compare against stored baselines, leave it off
+    prompt_variants: bool = False
     face: ReportFace = ReportFace()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -313,7 +318,13 @@ class SuiteKind:
         return None
 
 
-FUNCTIONAL = SuiteKind()
+class FunctionalKind(SuiteKind):
+    """The functional kind: its cases render the suite's prompt at plan time, so variants apply."""
+
+    prompt_variants = True
+
+
+FUNCTIONAL = FunctionalKind()
 
 
 def kind_named(registry: Any, name: str) -> SuiteKind:

@@ -22,11 +22,12 @@ from pytest_llmops.suites.repeats import (
     consistent_rule,
     parse_repeats,
 )
+from pytest_llmops.suites import variants as _variants
 
 SUBJECTS = ("model", "prompt", "rag")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _TOP_KEYS = {"suite", "kind", "description", "subject", "system", "prompt", "rag", "generation", "defaults",
-             "cases", "repeats", "pass_if"}
+             "cases", "repeats", "pass_if", *_variants.KEYS}
 _CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags", "repeats", "pass_if"}
 
 
@@ -38,6 +39,8 @@ class _LineDict(dict):  # type: ignore[type-arg]
     """A mapping that remembers the line it started on (1-based)."""
 
     line: int = 0
+    #: ``(key, line)`` of keys given twice (YAML keeps the last); checked where a repeat matters
+    duplicates: tuple[tuple[str, int], ...] = ()
 
 
 # libyaml's parser when available: the pure-Python one dominates collection of big suites.
@@ -51,6 +54,14 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
     mapping = _LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
+    if len(mapping) < len(node.value):
+        seen: set[Any] = set()
+        repeated = []
+        for key_node, _ in node.value:
+            if key_node.value in seen:
+                repeated.append((key_node.value, key_node.start_mark.line + 1))
+            seen.add(key_node.value)
+        mapping.duplicates = tuple(repeated)
     return mapping
 
 
@@ -101,6 +112,10 @@ class SuiteSpec:
     params: GenerationParams = field(default_factory=GenerationParams)  # the file's generation settings
     default_checks: list[CheckSpec] = field(default_factory=list)
     repeat_settings: RepeatSettings = field(default_factory=RepeatSettings)  # what its cases repeat by default
+    #: prompt variants compared on these cases (``prompts``/``system_prompts``; see suites/variants.py)
+    variants: list[Any] = field(default_factory=list)
+    ab_reference: str | None = None  # the reference variant's name
+    variant: Any = None  # set on the per-variant copies collection makes
 
 
 def suite_name_for(path: Path, rootdir: Path) -> str:
@@ -192,11 +207,15 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
     system = data.get("system")
     if system is not None and not isinstance(system, str):
         raise fail(top_line, "system", "expected a string")
+    variants, ab_reference = _variants.parse_variants(data, path, subject, fail)
     prompt = None
-    if subject == "prompt":
+    if subject == "prompt" and variants:
+        prompt = next(v.prompt for v in variants if v.name == ab_reference)
+    elif subject == "prompt":
         if not isinstance(data.get("prompt"), str):
             raise fail(top_line, "prompt", "subject 'prompt' needs 'prompt: PATH' to a jinja2 template "
-                                            "(relative to this file)")
+                                            "(relative to this file), or 'prompts: {NAME: PATH, ...}' to compare "
+                                            "several")
         prompt = (path.parent / data["prompt"]).resolve()
         if not prompt.is_file():
             raise fail(top_line, "prompt", f"template file {prompt} does not exist")
@@ -211,7 +230,7 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
                              lambda f, why: fail(getattr(defaults, "line", top_line), f"defaults.{f}", why))
     suite = SuiteSpec(path=path, name=name, kind=kind, subject=subject, description=str(data.get("description", "")),
                       system=system, prompt=prompt, rag=rag, cases=[], sha256=hashlib.sha256(content).hexdigest(),
-                      params=params, default_checks=default_checks,
+                      params=params, default_checks=default_checks, variants=variants, ab_reference=ab_reference,
                       repeat_settings=_repeat_settings(data, handler, subject, default_repeats,
                                                        lambda f, why: fail(top_line, f, why)))
 
@@ -221,6 +240,7 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
     suite.cases = handler.parse(data, suite, parse_cases, lambda f, why: fail(top_line, f, why), registry)
     if not suite.cases:
         raise fail(top_line, "cases", "the suite has no cases")
+    _variants.check_cases(suite, data, handler, fail)
     return suite
 
 

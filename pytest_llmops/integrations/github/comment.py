@@ -16,6 +16,7 @@ import urllib.parse
 from typing import Any, Mapping
 
 from pytest_llmops.integrations.github.decision import blocking_count, decision_of
+from pytest_llmops.report.ab_table import AB_TABLE_HEAD, changed_candidates, markdown_rows as ab_rows
 from pytest_llmops.report.markdown import DEFAULT_LIMIT, check_blocks, failed_checks, status_icon
 from pytest_llmops.report.safe_text import md_code, md_text, to_text
 from pytest_llmops.report.diff import diff_reports
@@ -33,6 +34,7 @@ COMMENT_LIMIT = 65536  # GitHub's limit on an issue comment body
 BODY_LIMIT = DEFAULT_LIMIT  # what we aim for: a margin below COMMENT_LIMIT
 DEFAULT_ARTIFACT = "llmops-report"
 DEFAULT_TOP = 5
+MAX_AB_ROWS = 20  # the A/B table in the comment; the HTML report has every row
 _ENV_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -123,6 +125,16 @@ def _gate_heading(gate: Mapping[str, Any] | None, env: str | None) -> list[str]:
     return lines
 
 
+def ab_part(base: dict[str, Any], head: dict[str, Any], limit: int = MAX_AB_ROWS) -> list[str]:
+    """The prompt A/B table of the comparisons a pull request changed (a template of one of
+    their variants, or which variants there are), or nothing when none changed."""
+    rows = ab_rows(head.get("suites") or {}, changed_candidates(base, head))
+    if not rows:
+        return []
+    more = ["", f"_{len(rows) - limit:,} more A/B rows in the report._"] if len(rows) > limit else []
+    return ["", "### Prompt A/B (templates changed in this PR)", "", AB_TABLE_HEAD, *rows[:limit], *more]
+
+
 def build_comment_body(head: dict[str, Any], base: dict[str, Any] | None, gate: Mapping[str, Any] | None,
                        env: str | None, pointer: str, marker: str | None = None, top: int = DEFAULT_TOP,
                        limit: int = BODY_LIMIT, note: str | None = None) -> str:
@@ -141,6 +153,9 @@ def build_comment_body(head: dict[str, Any], base: dict[str, Any] | None, gate: 
             top_part = ["", "No regressions: no case went from passed to failed or error."]
     cost = cost_line(head, base)
     cost_part = ["", cost] if cost else []
+    if base is not None:
+        # Without a base the report summary below already has the whole A/B table.
+        top_part += ab_part(base, head)
     head_lines = ([marker] if marker else []) + _gate_heading(gate, env) + cost_part + top_part + [""]
     footer = ["", "---", pointer]
     run = head.get("run") if isinstance(head.get("run"), dict) else {}

@@ -16,19 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_llmops.core.stats import binomial_cdf
+# The paired tests themselves live in core.stats, shared with the prompt A/B comparison.
+from pytest_llmops.core.stats import bootstrap_means, holm, mcnemar_exact
+
+__all__ = ["ALPHA_ONE_SIDED", "BOOTSTRAP_RESAMPLES", "DECISIONS", "BootstrapResult", "decide", "holm",
+           "mcnemar_exact", "minimum_detectable_drop", "paired_bootstrap", "worst"]
 
 ALPHA_ONE_SIDED = 0.025  # each side of a two-sided 95% interval
 BOOTSTRAP_RESAMPLES = 2000
 DECISIONS = ("non_inferior", "inconclusive", "regressed")
-
-
-def mcnemar_exact(regressed: int, improved: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts (1.0 when there are none)."""
-    n = regressed + improved
-    if n == 0:
-        return 1.0
-    return min(1.0, 2.0 * binomial_cdf(min(regressed, improved), n, 0.5))
 
 
 @dataclass(frozen=True)
@@ -48,17 +44,9 @@ def paired_bootstrap(deltas: Sequence[float], tolerance: float, seed: int = 0,
     import numpy as np  # only when a suite is compared: keeps the kind's import light
 
     values = np.asarray(deltas, dtype=float)
-    n = len(values)
-    if n == 0:
+    if len(values) == 0:
         raise ValueError("paired_bootstrap needs at least one paired case")
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    # Chunked so 10,000 cases x 2,000 resamples never holds 160 MB of indices at once.
-    step = max(1, 2_000_000 // n)
-    for start in range(0, resamples, step):
-        stop = min(resamples, start + step)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        means[start:stop] = values[idx].mean(axis=1)
+    means = bootstrap_means(values, seed, resamples)
     low, high = np.percentile(means, [2.5, 97.5])
     margin = -tolerance
     # Add-one: a bootstrap never proves a probability of exactly zero.
@@ -88,18 +76,6 @@ def minimum_detectable_drop(deltas: Sequence[float], baseline_scores: Sequence[f
 
     s = max(spread(deltas), spread(baseline_scores) if baseline_scores else 0.0)
     return tolerance + z * s / n ** 0.5
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values, in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def decide(p_noninferior: float, p_inferior: float, alpha: float = ALPHA_ONE_SIDED) -> str:
