@@ -1,6 +1,6 @@
 """Per-case cost of two checkouts of the plugin, side by side, in CPU time.
 
-    python benchmarks/per_case_cpu_ab.py OLD_TREE NEW_TREE [--cases 1000] [--rounds 6]
+    python benchmarks/per_case_cpu_ab.py OLD_TREE NEW_TREE [--cases 5000] [--rounds 5]
 
 Each tree is a source checkout (``git worktree add /tmp/old REV``). Both run the same fully
 cached echo suite (the cache is filled once, by the first tree: the echo provider's cache key
@@ -22,24 +22,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The same suite writer as the scale benchmark (this folder is on sys.path when run as a script).
+from bench_scale import write_suite
+
 RUNNER = ("import resource, sys, pytest\n"
           "code = pytest.main(sys.argv[1:])\n"
           "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
           "print('CPU_S', usage.ru_utime + usage.ru_stime)\n"
           "sys.exit(code)\n")
-CONFTEST = "from pytest_llmops.testing import register_echo_provider as llmops_register_providers\n"
-
-
-def write_suite(folder: Path, cases: int, cache_dir: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pytest.ini").write_text(f"[pytest]\nllm_cache_dir = {cache_dir}\n")
-    (folder / "conftest.py").write_text(CONFTEST)
-    lines = ["kind: functional", "generation:", "  max_new_tokens: 2", "cases:"]
-    for i in range(cases):
-        lines += [f"  - id: c{i:05d}", f"    input: Repeat the number {i}.", "    checks:", "      - max-length: 2000"]
-    (folder / "scale.eval.yaml").write_text("\n".join(lines) + "\n")
-
-
 def cpu_seconds(tree: Path, folder: Path, *args: str) -> float:
     """CPU seconds of one pytest run of ``folder`` with the plugin imported from ``tree``."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(tree))
@@ -54,15 +44,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", type=Path)
     parser.add_argument("new", type=Path)
-    parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--cases", type=int, default=5000)  # fewer: start-up noise swamps the figure
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     with tempfile.TemporaryDirectory(prefix="llmops-cpu-ab-") as tmp:
         root = Path(tmp)
         one, many = root / "one", root / "many"
-        write_suite(one, 1, root / "cache")
-        write_suite(many, args.cases, root / "cache")
+        write_suite(one, 1, max_new_tokens=2, cache_dir=root / "cache")
+        write_suite(many, args.cases, max_new_tokens=2, cache_dir=root / "cache")
         cpu_seconds(trees["old"], many)  # fills the cache (and warms the page cache)
         cpu_seconds(trees["new"], many)
         per_case: dict[str, list[float]] = {"old": [], "new": []}

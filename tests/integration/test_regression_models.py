@@ -10,8 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from scipy.stats import binomtest
 
 from pytest_llmops.integrations.llama_server import LlamaServerUnavailable
+from pytest_llmops.suites.regression.paired import ALPHA_ONE_SIDED
 
 pytestmark = pytest.mark.slow
 
@@ -105,12 +107,22 @@ def test_quantization_demo_answers_with_statistics(tmp_path: Path, monkeypatch: 
         pytest.skip(str(exc))
     out = capsys.readouterr().out
     metrics = _suite(tmp_path)["metrics"]
-    # The measured answer on the 228-row golden set (docs/regression.md): Q4_1 changed more
-    # answers for the worse than for the better, and the agreement alarm says so.
-    assert metrics["decision"] == "regressed", metrics
-    assert metrics["agreement"]["decision"] == "regressed"
-    assert metrics["agreement"]["worse"] > metrics["agreement"]["better"]
-    assert status == 1  # the exit status agrees with the statistics
+    # Which answers Q4_1 changes depends on the llama.cpp build and the CPU's kernels: one
+    # machine measured 33 worse / 13 better (regressed), another 28 / 17 (inconclusive); see
+    # docs/regression.md. So the test checks what holds on every machine: the quantized
+    # kernels change answers, the alarm's p-value is the exact sign test on them (computed
+    # here by scipy), and the decision and the exit status follow from that p-value.
+    agreement = metrics["agreement"]
+    worse, better = agreement["worse"], agreement["better"]
+    assert worse + better >= 10, agreement
+    expected_p = binomtest(worse, worse + better, 0.5, alternative="greater").pvalue
+    assert agreement["p_inferiority"] == pytest.approx(expected_p, rel=1e-4)
+    assert agreement["p_inferiority_holm"] >= agreement["p_inferiority"]
+    alarm = agreement["p_inferiority_holm"] < ALPHA_ONE_SIDED
+    assert agreement["decision"] == ("regressed" if alarm else "no_alarm"), agreement
+    if alarm:
+        assert metrics["decision"] == "regressed"
+    assert status == (1 if metrics["decision"] == "regressed" else 0), metrics["decision"]
     assert "Did quantization regress this model?" in out and "McNemar p" in out
     models = {m["alias"]: m for m in json.loads((tmp_path / "llmops-report.json").read_text())["run"]["models"]}
     assert models["smollm2-q4_1"]["spec"].startswith("openai:smollm2@http://127.0.0.1:")
