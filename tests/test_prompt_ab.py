@@ -19,7 +19,7 @@ from pytest_llmops.cli.show import summary_table
 from pytest_llmops.core.stats import binomial_cdf
 from pytest_llmops.merging import merge_reports
 from pytest_llmops.report.refold import refold_suites
-from pytest_llmops.suites.builtins import default_registry
+from pytest_llmops.suites.builtins import default_registry, registry_with
 from pytest_llmops.suites.kinds import kind_named
 
 N = 10  # cases; the worse variant fails every one, so McNemar sees N one-directional flips
@@ -240,7 +240,7 @@ def test_kinds_that_bake_their_prompt_refuse_variants(tmp_path: Path) -> None:
     from pytest_llmops.suites.suite_file import SuiteFileError, load_suite
     from pytest_llmops.providers.base import GenerationParams
 
-    registry = default_registry()
+    registry = registry_with()  # a registry of its own: default_registry() is shared, and cached
     registry.kinds["baked"] = SuiteKind()  # the base class: variants off unless a kind says otherwise
     (tmp_path / "a.txt").write_text(GOOD)
     suite = tmp_path / "s.eval.yaml"

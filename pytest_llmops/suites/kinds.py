@@ -219,10 +219,10 @@ class SuiteKind:
     #: kinds), in new tokens; planned cases cost their requests' ``max_new_tokens``
     measured_case_cost: float = 256.0
     #: whether ``repeats:``/``pass_if:`` apply (the base ``plan`` samples a case k times and the
-    #: base ``evaluate`` judges every sample). Not inherited: a kind that plans or judges its own
-    #: way declares it only once it handles samples; its files then refuse the keys, and
-    #: ``--llm-repeats`` leaves its suites alone.
-    supports_repeats: bool = True
+    #: base ``evaluate`` judges every sample). Off by default and not inherited: a kind declares
+    #: it only once it handles samples (``FunctionalKind`` does); other kinds' files refuse the
+    #: keys, and ``--llm-repeats`` leaves their suites alone.
+    supports_repeats: bool = False
     #: whether the kind's cases render the suite's template or system prompt when they are
     #: planned (``CaseRun.request``), so a suite may compare variants of them (``prompts:``,
     #: ``system_prompts:``, ``--llm-prompt-variant``); kinds that bake the prompt into their
@@ -319,9 +319,11 @@ class SuiteKind:
 
 
 class FunctionalKind(SuiteKind):
-    """The functional kind: its cases render the suite's prompt at plan time, so variants apply."""
+    """The functional kind: its cases render the suite's prompt at plan time, so variants apply,
+    and it judges one answer per case with the base plan and evaluate, so repeats apply."""
 
     prompt_variants = True
+    supports_repeats = True
 
 
 FUNCTIONAL = FunctionalKind()
