@@ -17,6 +17,8 @@
    5 samples each at temperature 0.7: all of them in one ``generate_batch`` call (batched
    sampling, each row with its own seeded generator) against one call per request (what
    sampled requests cost before they batched). Both give the same texts (checked and printed).
+3. ``batch`` (only when asked): time per decode step and per row at batch sizes 1 to 128,
+   greedy and sampled, on one prompt: what the CPU batch sizes in ``providers/device.py`` rest on.
 
 Prints figures; asserts nothing about speed (shared machines are noisy).
 """
@@ -65,13 +67,20 @@ def suite_part() -> None:
     with tempfile.TemporaryDirectory(prefix="llmops-repeats-bench-") as folder:
         base = Path(folder)
         single = pytest_run("a. one greedy sample", base / "cache-a", base / "report-a")
+        # The like-for-like baseline: one sample at the repeated run's temperature (sampled
+        # answers differ in length from greedy ones, and sampled batches are larger).
+        single_t = pytest_run("a2. one sample, temperature 0.7", base / "cache-a2", base / "report-a2",
+                              "--llm-temperature=0.7")
         repeated = pytest_run("b. --llm-repeats 5, temperature 0.7", base / "cache-b", base / "report-b",
                               "--llm-repeats=5", "--llm-temperature=0.7")
         cached = pytest_run("c. b again, from b's cache", base / "cache-b", base / "report-c",
                             "--llm-repeats=5", "--llm-temperature=0.7")
     print(f"generation time b / a: {repeated['generate_s'] / single['generate_s']:.2f}x "
           f"for {repeated['generated'] / max(1, single['generated']):.2f}x the generations")
+    print(f"generation time b / a2: {repeated['generate_s'] / single_t['generate_s']:.2f}x "
+          f"for {repeated['generated'] / max(1, single_t['generated']):.2f}x the generations")
     print(f"session time b / a:    {repeated['duration_s'] / single['duration_s']:.2f}x")
+    print(f"session time b / a2:   {repeated['duration_s'] / single_t['duration_s']:.2f}x")
     print(f"second repeated run:   {cached['generated']} generated, {cached['cache_hits']} from the cache, "
           f"session {cached['duration_s']:.1f} s")
 
@@ -114,9 +123,38 @@ def provider_part(prompts: int, samples: int, max_new_tokens: int) -> None:
     print(f"  speed-up {looped_s / batched_s:.2f}x; identical texts {same}/{len(requests)}")
 
 
+def batch_part(sizes: list[int], max_new_tokens: int) -> None:
+    """Seconds per decode step and per row, greedy and sampled, at each batch size (one prompt)."""
+    from transformers import LogitsProcessorList
+
+    from pytest_llmops.core.specs import parse_spec
+    from pytest_llmops.providers.hf import HFProvider
+    from pytest_llmops.providers.sampling import SeededSampler, sample_seed
+
+    provider = HFProvider(parse_spec("smollm2"))
+    provider.load()
+    tok, model = provider.tokenizer, provider.model
+    text = tok.apply_chat_template([{"role": "user", "content": questions(1)[0]}], tokenize=False,
+                                   add_generation_prompt=True)
+    settings = dict(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,
+                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None, top_k=None)
+    model.generate(**tok([text], return_tensors="pt"), **settings)  # first-call warm-up
+    for size in sizes:
+        enc = tok([text] * size, return_tensors="pt", padding=True)
+        start = time.perf_counter()
+        model.generate(**enc, **settings)
+        greedy = time.perf_counter() - start
+        sampler = SeededSampler([sample_seed(0, i) for i in range(size)], 0.7, 1.0)
+        start = time.perf_counter()
+        model.generate(**enc, **settings, logits_processor=LogitsProcessorList([sampler]))
+        sampled = time.perf_counter() - start
+        print(f"batch {size:>4}: greedy {greedy / max_new_tokens * 1000:6.0f} ms/step {greedy / size:6.3f} s/row   "
+              f"sampled {sampled / max_new_tokens * 1000:6.0f} ms/step {sampled / size:6.3f} s/row")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("suite", "provider", "both"), default="both")
+    parser.add_argument("--part", choices=("suite", "provider", "batch", "both"), default="both")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -125,6 +163,8 @@ def main() -> None:
         suite_part()
     if args.part in ("provider", "both"):
         provider_part(args.prompts, args.samples, args.max_new_tokens)
+    if args.part == "batch":
+        batch_part([1, 8, 16, 32, 64, 128], args.max_new_tokens)
 
 
 if __name__ == "__main__":

@@ -47,9 +47,18 @@ def limit_cpu_threads() -> int:
     return int(torch.get_num_threads())
 
 
-def initial_batch_size(device: str, n_prompts: int) -> int:
-    """A starting batch size; out-of-memory halves it. CPUs gain little beyond 32."""
-    limit = 64 if device.startswith("cuda") else 32
+#: CPU batch sizes. Greedy batches stay at 32, the size the shipped suites' answers were
+#: recorded with (a different batch pads prompts differently, which can move a greedy answer by
+#: float rounding). Sampled batches, whose answers do not depend on their batch (providers/
+#: sampling.py), take 64: on 2 cores a 64-row decode step cost 1.15x a 30-row one, so each row
+#: costs about half (``benchmarks/repeats_batching.py --part batch``; docs/repeats.md).
+CPU_GREEDY_BATCH = 32
+CPU_SAMPLED_BATCH = 64
+
+
+def initial_batch_size(device: str, n_prompts: int, sampled: bool = False) -> int:
+    """A starting batch size; out-of-memory halves it."""
+    limit = 64 if device.startswith("cuda") else CPU_SAMPLED_BATCH if sampled else CPU_GREEDY_BATCH
     return max(1, min(limit, n_prompts))
 
 

@@ -22,6 +22,7 @@ from pytest_llmops.providers.model_store import (
 )
 from pytest_llmops.core.specs import ModelSpec
 from pytest_llmops.providers.hf_options import HFOptionError, HFOptions
+from pytest_llmops.providers.prefix_share import shared_prefill
 from pytest_llmops.providers.sampling import SeededSampler, sample_seed
 from pytest_llmops.providers.schema_decoding import SchemaLogitsProcessor, llguidance_tokenizer
 
@@ -149,7 +150,11 @@ class HFProvider:
             groups.setdefault(request.params, []).append(i)
         for params, indices in groups.items():
             lengths = {i: len(self.tokenizer(texts[i])["input_ids"]) for i in indices}
-            indices.sort(key=lambda i: -lengths[i])
+            if params.greedy:
+                indices.sort(key=lambda i: -lengths[i])
+            else:
+                # Samples of one case side by side, so they share a batch and its prefill.
+                indices.sort(key=lambda i: (-lengths[i], texts[i], requests[i].sample_index))
             schemas = [requests[i].response_schema for i in indices]
             seeds = None if params.greedy else [sample_seed(params.seed, requests[i].sample_index) for i in indices]
             for i, gen in zip(indices, self._run_batched([texts[i] for i in indices], params, schemas, seeds)):
@@ -161,7 +166,8 @@ class HFProvider:
         """Batches of ``prompts``; ``schemas[i]`` (if given) constrains prompt ``i``'s answer, and
         ``seeds[i]`` (sampled params only) seeds its draws."""
         schemas = schemas or [None] * len(prompts)
-        size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts))
+        size = self.max_batch_size or device_mod.initial_batch_size(self.device, len(prompts),
+                                                                   sampled=seeds is not None)
         out: list[Generation] = []
         start = 0
         while start < len(prompts):
@@ -205,6 +211,11 @@ class HFProvider:
 
             kwargs["logits_processor"] = LogitsProcessorList(processors)
         start = time.perf_counter()
+        if seeds is not None:
+            # Repeated samples of one case share their prompt: prefill it once for all of them.
+            cache = shared_prefill(model, enc)
+            if cache is not None:
+                kwargs["past_key_values"] = cache
         output = model.generate(**enc, **kwargs)
         seconds = time.perf_counter() - start
         new_tokens = output[:, enc["input_ids"].shape[1]:]

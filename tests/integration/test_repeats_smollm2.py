@@ -11,6 +11,7 @@ import pytest
 from pytest_llmops.core.specs import parse_spec
 from pytest_llmops.providers.base import GenerationParams, GenerationRequest
 from pytest_llmops.providers.hf import HFProvider
+from pytest_llmops.providers.prefix_share import shared_prefill
 from pytest_llmops.providers.sampling import sample_seed
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,20 @@ def test_a_sampled_answer_is_the_same_alone_in_any_batch_and_as_transformers_sam
     output = smollm2.model.generate(**encoded, max_new_tokens=16, do_sample=True, temperature=0.7, top_p=0.95,
                                     pad_token_id=tok.pad_token_id)
     assert tok.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True) == alone[1]
+
+
+def test_samples_of_one_prompt_share_its_prefill_and_answer_as_they_would_alone(smollm2: HFProvider) -> None:
+    # Three questions, four samples each: the batch prefills each question once.
+    requests = [GenerationRequest.prompt(q, params=SAMPLED, sample_index=i) for q in QUESTIONS[:3] for i in range(4)]
+    encoded = smollm2.tokenizer([smollm2.render(r) for r in requests], return_tensors="pt", padding=True)
+    cache = shared_prefill(smollm2.model, encoded)
+    assert cache is not None and cache.get_seq_length() == encoded["input_ids"].shape[1] - 1
+    distinct = smollm2.tokenizer([smollm2.render(r) for r in requests[::4]], return_tensors="pt", padding=True)
+    assert shared_prefill(smollm2.model, distinct) is None  # nothing to share
+    batched = [g.text for g in smollm2.generate_batch(requests)]
+    alone = [smollm2.generate_batch([r])[0].text for r in requests]
+    assert batched == alone
+    assert len(set(batched)) > 3  # the samples differ: the shared cache did not make them one answer
 
 
 def test_sample_indices_give_different_answers_and_greedy_rows_are_unchanged(smollm2: HFProvider) -> None:
