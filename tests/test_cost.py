@@ -186,8 +186,12 @@ def test_several_generations_of_one_case_are_summed(project: LlmProject) -> None
 
 
 def test_shards_merge_into_the_single_runs_usage_and_xdist_agrees(priced: LlmProject) -> None:
-    priced.suite("more", SUITE.replace("functional/costs", "functional/more").replace("two plus two",
-                                                                                        "two plus two plus one"))
+    # Every question differs from the first suite's: a request two shards both ask is paid by
+    # both (each generates it), while one run answers it once, so only distinct requests can
+    # merge into the single run's figures.
+    priced.suite("more", SUITE.replace("functional/costs", "functional/more")
+                 .replace("two plus two", "two plus two plus one").replace("light please", "light now please")
+                 .replace("capital of France", "capital city of France"))
     priced.run("--llm-model=echo:a", "--llm-cache=off")
     whole = priced.report()
     paths = []
@@ -211,3 +215,23 @@ def test_the_shipped_gate_file_still_loads_with_its_header(project: LlmProject) 
 
     config = load_gate_config(root, root / "llmops.yaml")
     assert config.environments and config.prices is None  # no prices shipped: no cost gates to pass
+
+
+def test_an_answer_served_to_two_cases_in_one_run_is_paid_once(priced: LlmProject) -> None:
+    # A second suite asks one of the first suite's questions, word for word: the run generates
+    # it once, and the second case to take it shows what it saved instead of a second cost.
+    priced.suite("again", "suite: functional/again\ncases:\n"
+                          "  - {id: short-again, input: what is two plus two, checks: [{contains: two}]}\n")
+    result = priced.run("--llm-model=echo:a")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["model a: 3 generated, 0 from cache*"])
+    report = priced.report()
+    cases = {c["id"]: c for c in report["cases"]}
+    pair = [cases["short"]["cost"], cases["short-again"]["cost"]]
+    one = hand_cost(*hand_tokens(cases["short"]))
+    assert sorted(c["usd"] for c in pair) == [0.0, pytest.approx(one)]  # one of the two paid
+    assert sorted(c["saved_usd"] for c in pair) == [0.0, pytest.approx(one)]  # the other saved
+    assert all(c["cached"] is False for c in cases.values())  # not from the response cache
+    paid = sum(hand_cost(*hand_tokens(cases[i])) for i in ("short", "long", "multi"))
+    usage = report["run"]["usage"]["cost"]
+    assert usage["total"] == pytest.approx(paid) and usage["saved"] == pytest.approx(one)

@@ -108,8 +108,9 @@ class ResponseCache:
                     except (ValueError, TypeError, KeyError):
                         continue  # an entry this version cannot read is a miss, not a crash
                     # "cached" means served from an earlier run; what another xdist worker
-                    # generated during this run is a fresh generation.
+                    # generated during this run is not cached but reused: that worker paid for it.
                     generation.cached = created < self.opened_at
+                    generation.reused = not generation.cached
                     found[key] = generation
         except sqlite3.DatabaseError as exc:
             self._give_up(exc, "reading")

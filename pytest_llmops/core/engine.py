@@ -15,6 +15,7 @@ work through the cache and at most a chunk or so is generated twice.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -212,7 +213,12 @@ class Engine:
                 self._generate_into(state, alias, todo)
                 for key, _ in todo:
                     out[key] = state.ready.pop(key)
-        return [out[k] for k in keys]
+        seen: set[str] = set()
+        served: list[Generation | InfraError] = []
+        for key in keys:  # the same request twice in one call: the second is reused
+            served.append(_reused(out[key]) if key in seen else out[key])
+            seen.add(key)
+        return served
 
     def peek_many(self, alias: str, requests: Sequence[GenerationRequest]) -> list[Generation | InfraError | None]:
         """The prefetched results for ``requests``, left in place for the cases that will take
@@ -230,6 +236,9 @@ class Engine:
             # Last case that needed it: free the memory (10,000-case runs stay flat).
             del state.ready[key]
             del state.pending[key]
+        else:
+            # Later cases get the same answer marked reused: it is paid for once (records' cost).
+            state.ready[key] = _reused(result)
         return result
 
     def describe(self, alias: str) -> dict[str, Any]:
@@ -243,3 +252,10 @@ class Engine:
             if state.provider is not None:
                 state.provider.close()
         self.cache.close()
+
+
+def _reused(result: Generation | InfraError) -> Generation | InfraError:
+    """``result`` served again within the run: a copy marked ``reused`` (errors unchanged)."""
+    if isinstance(result, Generation) and not result.cached and not result.reused:
+        return dataclasses.replace(result, reused=True)
+    return result

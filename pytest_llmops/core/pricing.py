@@ -123,7 +123,8 @@ def usage_fields(parts: Iterable[Mapping[str, Any]], price: Price | None) -> dic
     ``parts`` are ``Generation.usage()`` mappings. Token counts are sums (None when any
     generation lacks one); ``cost`` is there only with a ``price`` and known counts:
     ``usd`` what this run paid, ``saved_usd`` what the answers served from the response
-    cache would have cost.
+    cache, or served again within this run (``reused``: paid once, by another case), would
+    have cost.
     """
     parts = list(parts)
     cached_known = [p.get("cached_input_tokens") for p in parts if isinstance(p.get("cached_input_tokens"), int)]
@@ -137,7 +138,7 @@ def usage_fields(parts: Iterable[Mapping[str, Any]], price: Price | None) -> dic
         paid = saved = 0.0
         for part in parts:
             dollars = price.cost(part["input_tokens"], part["output_tokens"], part.get("cached_input_tokens") or 0)
-            if part.get("cached"):
+            if part.get("cached") or part.get("reused"):
                 saved += dollars
             else:
                 paid += dollars

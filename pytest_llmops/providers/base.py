@@ -108,7 +108,9 @@ class Generation:
     local models, the API's ``usage`` for endpoints); ``cached_input_tokens`` is the part of
     the prompt an endpoint read from its own prompt cache (billed at a lower price by some
     APIs). ``tokens_estimated`` marks counts guessed from the text (see :func:`estimate_tokens`)
-    where the provider reported none.
+    where the provider reported none. ``reused`` marks an answer this run already produced
+    for another case (the same request twice, e.g. an identical prompt variant): served again,
+    not paid again.
     """
 
     text: str
@@ -120,6 +122,7 @@ class Generation:
     input_tokens: int | None = None
     cached_input_tokens: int | None = None
     tokens_estimated: bool = False
+    reused: bool = False
 
     def to_cache(self) -> dict[str, Any]:
         return {"text": self.text, "output_tokens": self.output_tokens,
@@ -131,14 +134,15 @@ class Generation:
     def from_cache(cls, data: dict[str, Any]) -> "Generation":
         # Rows written before a field existed load with its default; keys this version does
         # not know (a newer writer) are left out rather than refused.
-        known = {f.name for f in dataclasses.fields(cls)} - {"cached"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"cached", "reused"}
         return cls(cached=True, **{key: value for key, value in data.items() if key in known})
 
     def usage(self) -> dict[str, Any]:
-        """The token counts of this answer and whether it came from the response cache (for records)."""
+        """The token counts of this answer and whether it came from the response cache, or was
+        served again within this run (for records)."""
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "cached_input_tokens": self.cached_input_tokens, "tokens_estimated": self.tokens_estimated,
-                "cached": self.cached}
+                "cached": self.cached, "reused": self.reused}
 
 
 #: Characters per token when a count has to be guessed: OpenAI's rule of thumb for English text.

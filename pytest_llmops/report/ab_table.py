@@ -61,7 +61,9 @@ def usage_text(suites: dict[str, Any], key: str, ab: dict[str, Any]) -> str:
 
     ref, cand = metrics_of(ab.get("reference_suite")), metrics_of(key)
     parts = []
-    for path, label, prefix in (("cost.total", "cost", "$"), ("output_tokens.mean", "output tokens", "")):
+    # Per case at list price (paid + saved): what a variant costs whether or not this run
+    # had its answers cached or shared with another variant (an identical copy pays nothing).
+    for path, label, prefix in (("cost.per_case", "cost per case", "$"), ("output_tokens.mean", "output tokens", "")):
         r, c = metric_at(ref, path), metric_at(cand, path)
         if is_number(r) or is_number(c):
             shown = [f"{prefix}{_num(v, 4)}" if is_number(v) else "n/a" for v in (r, c)]
