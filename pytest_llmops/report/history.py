@@ -2,6 +2,10 @@
 
 Each line is ``{"started_at", "git_sha", "models": [alias, ...], "gate": {"env",
 "decision"} | null, "suites": {name: {"pass_rate", "n", "errors", <metric>: value, ...}}}``.
+Besides every metric with a top-level ``value``, a suite's entry keeps what the run's gate
+compared, under the gate's own metric path (``input_shift.p_value``,
+``slices.segment.max_gap.ub95``, ``grounding.unsupported_share.ub95``): whatever a gate
+looks at, however deep in the metrics, has a trend.
 Appending is one ``write`` to a file opened for append; reading keeps the last ``limit``
 valid lines and skips broken ones (a crash mid-write, a merge conflict, a hand edit) with a
 warning in the result's ``warnings`` instead of failing.
@@ -50,6 +54,12 @@ def history_entry(report: dict[str, Any]) -> dict[str, Any]:
                 if value is not None or data.get("value") is None:
                     entry[str(metric)] = value
         suites[str(name)] = entry
+    for row in (gate.get("checks") or []) if isinstance(gate, dict) else []:
+        if not isinstance(row, dict) or str(row.get("suite")) not in suites or not isinstance(row.get("metric"), str):
+            continue
+        value = _number(row.get("bound", row.get("value")))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            suites[str(row["suite"])].setdefault(row["metric"], value)
     return {
         "started_at": run.get("started_at"),
         "git_sha": run.get("git_sha"),
