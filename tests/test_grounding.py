@@ -72,7 +72,7 @@ def test_grounding_is_deterministic_and_needs_contexts() -> None:
 
 def test_grounded_check_validates_and_explains() -> None:
     check = Grounded()
-    assert check.validate(True) == {"threshold": SUPPORT_THRESHOLD}
+    assert check.validate(True) is True and check.validate(None) is True
     assert check.validate({"threshold": 0.5}) == {"threshold": 0.5}
     for bad in ({"threshold": 2}, {"cutoff": 0.5}, "yes", {"threshold": True}):
         with pytest.raises(ValueError, match="'grounded' expects"):
@@ -86,6 +86,10 @@ def test_grounded_check_validates_and_explains() -> None:
     assert "1 of 2 claim(s) unsupported" in bad.evidence and "number '30' is in no context" in bad.evidence
     none = check.evaluate("Anything.", arg, {"contexts": None})
     assert not none.passed and "needs a RAG subject" in none.evidence
+    plain = check.evaluate("Anything at all.", arg, {"contexts": []})  # a logged line without retrieval
+    assert plain.passed and "not a RAG answer" in plain.evidence
+    strict = check.evaluate("Vaultbox keeps file versions for 180 days.", {"threshold": 0.99}, {"contexts": [PASSAGE]})
+    assert not strict.passed and "< 0.99" in strict.evidence
 
 
 def test_grounded_is_a_registered_check() -> None:

@@ -208,7 +208,9 @@ def unsupported_share(pairs: Sequence[tuple[str, Sequence[str]]], threshold: flo
 
 class Grounded(Check):
     """``grounded: true`` (or ``{threshold: 0..1}``): no claim of the output is unsupported
-    by the case's retrieved contexts (a RAG subject's, or a logged interaction's).
+    by the case's retrieved contexts (a RAG subject's, or a logged interaction's). A logged
+    interaction without contexts (not a RAG answer) passes with evidence saying so; a case
+    whose subject retrieves nothing at all (not a RAG subject) fails as misconfigured.
 
     The score is the share of claims supported; the evidence names each unsupported
     sentence and why (its best cosine, or a number or name found in no context). In a
@@ -220,8 +222,9 @@ class Grounded(Check):
     name = "grounded"
 
     def validate(self, arg: Any) -> Any:
+        # ``true`` stays ``true`` (a log suite labels the check by its argument: "grounded").
         if arg is None or arg is True:
-            return {"threshold": SUPPORT_THRESHOLD}
+            return True
         threshold = arg.get("threshold", SUPPORT_THRESHOLD) if isinstance(arg, dict) else None
         if not isinstance(arg, dict) or set(arg) - {"threshold"} or isinstance(threshold, bool) \
                 or not isinstance(threshold, (int, float)) or not -1 <= threshold <= 1:
@@ -233,7 +236,12 @@ class Grounded(Check):
         if contexts is None:
             return self.result(False, "no retrieved contexts: 'grounded' needs a RAG subject (rag: ...) "
                                       "or logged interactions with contexts", arg, 0.0)
-        result = grounding(output, [str(c) for c in contexts], arg["threshold"])
+        if not contexts:
+            # A logged interaction without retrieval (a log mixes RAG and plain chat lines).
+            return self.result(True, "no retrieved contexts on this answer: not a RAG answer, nothing to ground",
+                               arg, 1.0)
+        threshold = arg["threshold"] if isinstance(arg, dict) else SUPPORT_THRESHOLD
+        result = grounding(output, [str(c) for c in contexts], threshold)
         claims = [s for s in result["sentences"] if s["claim"]]
         score = (sum(s["supported"] for s in claims) / len(claims)) if claims else 1.0
         bad = [s for s in claims if not s["supported"]]
