@@ -141,3 +141,51 @@ def test_labelled_set_threshold_and_accuracy() -> None:
     assert sum(bench.flagged(i, SUPPORT_THRESHOLD) for i in unsupported) / len(unsupported) >= 0.6  # 0.691
     flagged_supported = sum(bench.flagged(i, SUPPORT_THRESHOLD) for i in test if i["supported"])
     assert flagged_supported / sum(i["supported"] for i in test) <= 0.2  # false alarms on paraphrases: 5/34
+
+
+RAG_PIPELINE = '''
+PASSAGES = ["Vaultbox stores every file version for 180 days. Shared links expire after 7 days unless the owner extends them.",
+            "The Saltmarsh hotel offers breakfast from 6:30 to 10:00. Late checkout until 1 pm costs 25 dollars."]
+ANSWERS = {"versions": "Vaultbox keeps old versions of your files for 180 days.",
+           "links": "A shared link stops working after a week unless its owner extends it.",
+           "breakfast": "Breakfast at the Saltmarsh is served between 6:30 and 10:00.",
+           "checkout": "Guests can check out as late as 1 pm for 25 dollars.",
+           "wrong-days": "Vaultbox keeps old versions of your files for 90 days.",
+           "wrong-price": "Late checkout at the Saltmarsh costs 40 dollars."}
+
+
+class Pipeline:
+    """Answers from a table, with both passages as the retrieved contexts (no model call)."""
+
+    def __init__(self, llm):
+        self.llm = llm
+
+    def __call__(self, question):
+        return {"answer": ANSWERS[question.split()[0]], "contexts": PASSAGES}
+'''
+
+
+def test_grounded_in_a_rag_suite_gives_a_gateable_pass_rate(pytester: pytest.Pytester) -> None:
+    """Through the plugin: the suite's pass rate is the grounded share, with its Wilson interval."""
+    from llmops_testutils import LlmProject
+
+    project = LlmProject(pytester)
+    project.write("pipelines.py", RAG_PIPELINE)
+    ids = ["versions", "links", "breakfast", "checkout"] * 2 + ["wrong-days", "wrong-price"]
+    cases = "\n".join(f"  - id: c{n}\n    input: {q} please\n    checks: [grounded]" for n, q in enumerate(ids))
+    project.suite("rag/grounding", f"subject: rag\nrag: pipelines:Pipeline\ncases:\n{cases}\n")
+    project.run("--llm-model=echo:a").assert_outcomes(passed=8, failed=2)
+    report = project.report()
+    (suite,) = report["suites"].values()
+    low, high = wilson_interval(8, 10)
+    assert suite["metrics"]["pass_rate"] == {"value": 0.8, "ci95": [round(low, 6), round(high, 6)], "n": 10}
+    failed = {c["id"]: c for c in report["cases"] if c["outcome"] == "failed"}
+    assert set(failed) == {"c8", "c9"}
+    assert "number '90' is in no context" in failed["c8"]["checks"][0]["evidence"]
+    assert "number '40' is in no context" in failed["c9"]["checks"][0]["evidence"]
+    assert failed["c8"]["contexts"] and report["cases"][0]["checks"][0]["passed"]
+    config = parse_gate_config({"environments": {
+        "loose": {"checks": ["rag/*: pass_rate.lb95 >= 0.45"]},   # unsupported share ub95 <= 0.55
+        "strict": {"checks": ["rag/*: pass_rate.lb95 >= 0.6"]}}}, "inline")
+    assert evaluate_gate(report, config, "loose").to_dict()["decision"] == "ALLOW"
+    assert evaluate_gate(report, config, "strict").to_dict()["decision"] == "BLOCK"
