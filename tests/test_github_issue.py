@@ -168,3 +168,19 @@ def test_usage_errors_exit_2_and_api_refusals_exit_1(stub: GitHubStub, tmp_path:
 def test_llmops_dispatches_issue(capsys: pytest.CaptureFixture[str]) -> None:
     assert llmops_main(["issue", "--help"]) == 0
     assert "--on-pass {close,comment,keep}" in capsys.readouterr().out
+
+
+def test_hostile_gate_text_stays_inert_in_the_issue() -> None:
+    from test_render_markdown import HOSTILE, assert_markdown_is_inert
+
+    from pytest_llmops.integrations.github.issue import issue_body, still_failing_comment
+
+    rows = [dict(gate_row(f"{text}: m >= 1", text, 0.5, "FAIL"), reason=text, metric=text) for text in HOSTILE]
+    gate = {"env": HOSTILE[0], "decision": "BLOCK", "checks": rows}
+    report = {"run": {"started_at": HOSTILE[3], "git_sha": HOSTILE[2]}}
+    body = issue_body("nightly", gate, report, None)
+    marker, rest = body.split("\n", 1)
+    assert marker.startswith("<!-- llmops:issue key=nightly failing=") and marker.endswith(" -->")
+    assert_markdown_is_inert(rest)
+    assert rest.count("\n| `") == len(HOSTILE)  # one table row per failing check, none broken apart
+    assert_markdown_is_inert(still_failing_comment(gate, report, None))
