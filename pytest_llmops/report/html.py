@@ -27,7 +27,7 @@ from pytest_llmops.report.markdown import (
     short_sha, totals, value_metrics,
 )
 from pytest_llmops.report.safe_text import strip_controls, to_text
-from pytest_llmops.report.history import history_entry
+from pytest_llmops.report.history import gated_trends, history_entry
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -284,40 +284,10 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
                 values.append(float(v) if is_number(v) else None)
             series.append((name, values))
         out.append(charts.trend_chart(f"Pass rate per suite over the last {len(points)} runs", runs, series))
-        out += _gated_trends(report, points, runs)
+        out += [charts.trend_chart(f"{title} over the last {len(points)} runs ({why})", runs, series, low=low,
+                                   high=high) for title, why, series, low, high in gated_trends(report, points)]
     return [Markup(svg) for svg in out]
 
-
-MAX_GATED_TRENDS = 12
-
-
-def _gated_trends(report: dict[str, Any], points: list[dict[str, Any]], runs: list[str]) -> list[str]:
-    """One trend per metric the current gate compares (other than the pass rate, charted above):
-    ``input_shift.p_value``, ``slices.segment.max_gap.ub95``, ... as history kept them, one line
-    per suite, on 0..1 when every value is a rate and on the values' range otherwise."""
-    gate = report.get("gate") if isinstance(report.get("gate"), dict) else {}
-    wanted: dict[str, dict[str, str]] = {}  # metric -> suite -> the check as written
-    for row in gate.get("checks") or []:
-        if isinstance(row, dict) and isinstance(row.get("metric"), str) and row.get("suite") is not None \
-                and row["metric"] not in ("pass_rate", "pass_rate.lb95", "pass_rate.ub95"):
-            wanted.setdefault(row["metric"], {}).setdefault(str(row["suite"]), to_text(row.get("check")))
-    out = []
-    for metric, suites in list(wanted.items())[:MAX_GATED_TRENDS]:
-        series = []
-        for name in suites:
-            values = []
-            for p in points:
-                v = ((p.get("suites") or {}).get(name) or {}).get(metric)
-                values.append(float(v) if is_number(v) else None)
-            series.append((name, values))
-        numbers = [v for _, values in series for v in values if v is not None]
-        if not numbers:
-            continue
-        low, high = (0.0, 1.0) if all(0 <= v <= 1 for v in numbers) else (min(numbers), max(numbers))
-        checks = "; ".join(dict.fromkeys(suites.values()))
-        out.append(charts.trend_chart(f"{metric} over the last {len(points)} runs (gated: {checks})", runs, series,
-                                      low=low, high=high if high > low else low + 1.0))
-    return out
 
 
 def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = None, *,
