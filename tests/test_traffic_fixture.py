@@ -83,7 +83,7 @@ def test_topic_shift_is_planted(lines: list[dict[str, Any]]) -> None:
         user = [m["content"] for m in line["messages"] if m["role"] == "user"][-1]
         counts[_window(line)][0] += bool(REFUND_WORDS.search(user))
         counts[_window(line)][1] += 1
-    ref_lo, ref_hi = wilson_interval(*counts["reference"])
+    ref_hi = wilson_interval(*counts["reference"])[1]
     cur_lo, cur_hi = wilson_interval(*counts["current"])
     assert ref_hi < 0.06 and 0.24 < cur_lo and cur_hi < 0.38, counts
 
