@@ -10,7 +10,12 @@ that answers with GitHub's documented JSON shapes:
 - ``POST /repos/{owner}/{repo}/issues/{number}/comments`` (201, the new comment),
 - ``GET`` and ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``,
 - ``GET /repos/{owner}/{repo}/commits/{sha}`` (a minimal commit),
-- ``POST /repos/{owner}/{repo}/statuses/{sha}`` (201, the new status).
+- ``POST /repos/{owner}/{repo}/statuses/{sha}`` (201, the new status),
+- ``GET /repos/{owner}/{repo}/issues`` (``state``, ``labels``, ``sort``, ``direction``,
+  paginated like the comments; pull requests are listed too, with a ``pull_request`` key,
+  as GitHub does), ``POST /repos/{owner}/{repo}/issues`` (201, the new issue) and
+  ``PATCH /repos/{owner}/{repo}/issues/{number}`` (``title``, ``body``, ``state``,
+  ``state_reason``, ``labels``), for ``llmops issue``.
 
 Every request is recorded (method, path, query, headers, JSON body). A request whose
 ``Authorization`` header is not ``token <TOKEN>`` or ``Bearer <TOKEN>`` gets 401 ``Bad
@@ -54,6 +59,7 @@ class Recorded:
 class StubState:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # issue number -> comments
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> statuses, oldest first
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> issue (not pull requests)
     requests: list[Recorded] = field(default_factory=list)
     bad_auth: list[str] = field(default_factory=list)
 
@@ -158,6 +164,32 @@ class GitHubStub:
             self.state.comments.setdefault(number, []).append(comment)
             return comment
 
+    def label(self, name: str) -> dict[str, Any]:
+        lid = 5000 + sum(map(ord, name))
+        return {"id": lid, "node_id": f"LA_kwDO{lid}", "url": f"{self.repo_url}/labels/{urllib.parse.quote(name)}",
+                "name": name, "color": "ededed", "default": False, "description": None}
+
+    def add_issue(self, title: str, body: str, labels: tuple[str, ...] = (), state: str = "open",
+                  login: str | None = None) -> dict[str, Any]:
+        """Seed (or create) an issue that is not a pull request; returns its JSON."""
+        with self._lock:
+            number = max([*self.pulls, *self.state.issues, 0]) + 1
+            url = f"{self.repo_url}/issues/{number}"
+            stamp = _now()
+            issue = {"id": 9000 + number, "node_id": f"I_kwDO{number}", "url": url, "number": number,
+                     "repository_url": self.repo_url, "comments_url": url + "/comments",
+                     "labels_url": url + "/labels{/name}", "events_url": url + "/events",
+                     "html_url": f"https://github.example.invalid/{self.full_name}/issues/{number}",
+                     "title": title, "body": body, "state": state, "state_reason": None, "locked": False,
+                     "user": self.user(login), "labels": [self.label(n) for n in labels], "assignee": None,
+                     "assignees": [], "milestone": None, "comments": 0, "created_at": stamp, "updated_at": stamp,
+                     "closed_at": None, "author_association": "NONE"}
+            self.state.issues[number] = issue
+            return issue
+
+    def issues(self) -> list[dict[str, Any]]:
+        return [dict(i) for i in self.state.issues.values()]
+
     def comments(self, number: int = 7) -> list[dict[str, Any]]:
         return list(self.state.comments.get(number, []))
 
@@ -249,7 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(403, "Resource not accessible by integration")
         routes = [
             ("GET", r"", self._get_repo),
+            ("GET", r"/issues", self._list_issues),
+            ("POST", r"/issues", self._create_issue),
             ("GET", r"/issues/(\d+)", self._get_issue),
+            ("PATCH", r"/issues/(\d+)", self._edit_issue),
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
@@ -282,9 +317,73 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, self.stub.repository())
 
     def _get_issue(self, query: dict[str, str], body: Any, number: str) -> None:
+        if int(number) in self.stub.state.issues:
+            return self._send(200, dict(self.stub.state.issues[int(number)]))
         if int(number) not in self.stub.pulls:
             return self._error(404, "Not Found")
         self._send(200, self.stub.issue(int(number)))
+
+    def _list_issues(self, query: dict[str, str], body: Any) -> None:
+        stub = self.stub
+        state = query.get("state", "open")
+        wanted = {n for n in query.get("labels", "").split(",") if n}
+        with stub._lock:
+            items = [dict(i) for i in stub.state.issues.values()]
+        items += [stub.issue(n) for n in sorted(stub.pulls)]
+        items = [i for i in items if state == "all" or i["state"] == state]
+        if wanted:
+            items = [i for i in items if wanted <= {lab["name"] for lab in i.get("labels") or []}]
+        items.sort(key=lambda i: i["number"], reverse=query.get("direction", "desc") == "desc")
+        self._page(items, query, f"{stub.repo_url}/issues")
+
+    def _create_issue(self, query: dict[str, str], body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"].strip():
+            return self._error(422, "Validation Failed: title is missing")
+        if len(body.get("body") or "") > 65536:
+            return self._error(422, "Validation Failed: body is too long (maximum is 65536 characters)")
+        labels = body.get("labels") or []
+        issue = self.stub.add_issue(body["title"], body.get("body") or "", tuple(str(n) for n in labels))
+        self._send(201, issue, {"Location": issue["url"]})
+
+    def _edit_issue(self, query: dict[str, str], body: Any, number: str) -> None:
+        stub = self.stub
+        if not isinstance(body, dict):
+            return self._error(422, "Validation Failed")
+        if body.get("state") not in (None, "open", "closed") or \
+                body.get("state_reason") not in (None, "completed", "not_planned", "reopened"):
+            return self._error(422, "Validation Failed: invalid state or state_reason")
+        with stub._lock:
+            issue = stub.state.issues.get(int(number))
+            if issue is None:
+                return self._error(404, "Not Found")
+            for key in ("title", "body", "state", "state_reason"):
+                if key in body:
+                    issue[key] = body[key]
+            if "labels" in body:
+                issue["labels"] = [stub.label(str(n)) for n in body["labels"] or []]
+            issue["updated_at"] = _now()
+            issue["closed_at"] = issue["updated_at"] if issue["state"] == "closed" else None
+            snapshot = dict(issue)
+        self._send(200, snapshot)
+
+    def _page(self, items: list[dict[str, Any]], query: dict[str, str], base: str) -> None:
+        """One page of ``items`` with GitHub's ``Link`` header (``per_page``, ``page``)."""
+        try:
+            per_page = max(1, min(int(query.get("per_page", 30)), self.stub.max_per_page))
+            page = max(1, int(query.get("page", 1)))
+        except ValueError:
+            return self._error(422, "Invalid request.")
+        last = max(1, -(-len(items) // per_page))
+
+        def link(p: int) -> str:
+            return f"{base}?{urllib.parse.urlencode(dict(query, per_page=str(per_page), page=str(p)))}"
+
+        rels = []
+        if page < last:
+            rels += [f'<{link(page + 1)}>; rel="next"', f'<{link(last)}>; rel="last"']
+        if page > 1:
+            rels += [f'<{link(page - 1)}>; rel="prev"', f'<{link(1)}>; rel="first"']
+        self._send(200, items[(page - 1) * per_page: page * per_page], {"Link": ", ".join(rels)} if rels else None)
 
     def _get_pull(self, query: dict[str, str], body: Any, number: str) -> None:
         stub = self.stub
@@ -299,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _list_comments(self, query: dict[str, str], body: Any, number: str) -> None:
         stub = self.stub
-        if int(number) not in stub.pulls:
+        if int(number) not in stub.pulls and int(number) not in stub.state.issues:
             return self._error(404, "Not Found")
         try:
             per_page = max(1, min(int(query.get("per_page", 30)), stub.max_per_page))
@@ -323,7 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, chunk, {"Link": ", ".join(rels)} if rels else None)
 
     def _create_comment(self, query: dict[str, str], body: Any, number: str) -> None:
-        if int(number) not in self.stub.pulls:
+        if int(number) not in self.stub.pulls and int(number) not in self.stub.state.issues:
             return self._error(404, "Not Found")
         if not isinstance(body, dict) or not isinstance(body.get("body"), str):
             return self._error(422, "Validation Failed")

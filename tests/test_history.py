@@ -106,3 +106,49 @@ def test_history_feeds_the_trend_chart(tmp_path: Path) -> None:
     current = report(started="2026-01-05T00:00:00+00:00", passed=10)
     html = render_html(current, read_history(path))
     assert "Pass rate per suite over the last 5 runs" in html
+
+
+def drift_report(day: int, p_value: float, unsupported: int) -> dict[str, Any]:
+    """A nightly report of a drift suite whose gate looks at nested metrics."""
+    share = rate_metric(unsupported, 100)
+    gate_rows = [
+        {"check": "drift/*: input_shift.p_value >= 0.01", "suite": "drift/traffic", "metric": "input_shift.p_value",
+         "op": ">=", "threshold": 0.01, "value": p_value, "bound": p_value,
+         "status": "PASS" if p_value >= 0.01 else "FAIL"},
+        {"check": "drift/*: grounding.unsupported_share.ub95 <= 0.3", "suite": "drift/traffic",
+         "metric": "grounding.unsupported_share.ub95", "op": "<=", "threshold": 0.3, "value": share["value"],
+         "bound": share["ci95"][1], "status": "PASS" if share["ci95"][1] <= 0.3 else "FAIL"},
+        {"check": "drift/*: pass_rate.lb95 >= 0.5", "suite": "drift/traffic", "metric": "pass_rate.lb95",
+         "op": ">=", "threshold": 0.5, "value": 0.9, "bound": 0.8, "status": "PASS"},
+    ]
+    return {"schema_version": 1, "cases": [],
+            "run": {"started_at": f"2026-10-{day:02d}T03:00:00+00:00", "git_sha": "abc123", "models": []},
+            "suites": {"drift/traffic": {"kind": "drift", "n": 1, "passed": 1, "failed": 0, "errors": 0, "metrics": {
+                "pass_rate": rate_metric(1, 1),
+                "input_shift": {"p_value": p_value, "mmd2": 0.01, "n_reference": 1000},
+                "grounding": {"unsupported_share": share}}}},
+            "gate": {"env": "nightly", "decision": "ALLOW", "checks": gate_rows}}
+
+
+def test_gated_nested_metrics_are_kept_and_charted(tmp_path: Path) -> None:
+    import re
+
+    from pytest_llmops.report.html import render_html
+
+    entry = history_entry(drift_report(20, 0.0004, 12))["suites"]["drift/traffic"]
+    assert entry["input_shift.p_value"] == 0.0004
+    assert entry["grounding.unsupported_share.ub95"] == rate_metric(12, 100)["ci95"][1]  # what the gate compared
+    assert entry["pass_rate.lb95"] == 0.8 and entry["pass_rate"] == 1.0
+    assert "input_shift" not in entry  # a mapping without 'value' stays out, as before
+
+    path = tmp_path / "history.jsonl"
+    nights = [(20, 0.41, 8), (21, 0.2, 10), (22, 0.003, 20)]
+    for day, p_value, bad in nights:
+        append_history(path, drift_report(day, p_value, bad))
+    html = render_html(drift_report(23, 0.0001, 30), read_history(path))
+    title = "input_shift.p_value over the last 4 runs (gated: drift/*: input_shift.p_value &gt;= 0.01)"
+    assert title in html
+    assert "grounding.unsupported_share.ub95 over the last 4 runs" in html
+    assert "pass_rate.lb95 over the last" not in html  # the pass rate has its own trend
+    for day, p_value, _ in [*nights, (23, 0.0001, 0)]:
+        assert re.search(rf"drift/traffic @ 10-{day} 03:00: {p_value:.3f}", html), day

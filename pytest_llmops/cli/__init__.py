@@ -7,8 +7,8 @@ loads the GitHub integration:
 - ``show``, ``report`` and ``diff`` (:mod:`.show`, :mod:`.report`, :mod:`.diff`) add their
   arguments to this parser's subcommand (``add_arguments``) and run on the parsed
   namespace (``run``);
-- ``gate``, ``comment``, ``review`` and ``approve`` (:mod:`.gate`, :mod:`.comment`,
-  :mod:`.review`, :mod:`.approve`) own their whole parser and exit
+- ``gate``, ``comment``, ``issue``, ``review`` and ``approve`` (:mod:`.gate`, :mod:`.comment`,
+  :mod:`.issue`, :mod:`.review`, :mod:`.approve`) own their whole parser and exit
   status (2 on a usage error, returned rather than raised), so they get the raw arguments.
 """
 
@@ -40,6 +40,8 @@ def _top_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
                                      "2 usage error)", add_help=False)
     commands.add_parser("comment", help="publish a report in GitHub Actions: sticky PR comment, commit status, "
                                         "job summary (see llmops comment --help)", add_help=False)
+    commands.add_parser("issue", help="open, update or close the one GitHub issue of a scheduled evaluation "
+                                      "from its gate (see llmops issue --help)", add_help=False)
     commands.add_parser("review", help="human review: `llmops review export REPORT.json` writes a review page; "
                                        "`llmops review import LABELS... --report REPORT.json` adds the labels",
                         add_help=False)
@@ -64,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_llmops.cli.comment import main as comment_main
 
         return comment_main(argv[1:])
+    if command == "issue":
+        # The GitHub integration (PyGithub): only in `llmops issue`.
+        from pytest_llmops.cli.issue import main as issue_main
+
+        return issue_main(argv[1:])
     if command == "review":
         # The review sampler, page renderer and agreement statistics: only in `llmops review`.
         from pytest_llmops.cli.review import review_main

@@ -240,8 +240,9 @@ def cdf_chart(title: str, series: Iterable[tuple[str, Sequence[float]]], unit: s
 
 
 def trend_chart(title: str, runs: Sequence[str], series: Iterable[tuple[str, Sequence[float | None]]],
-                max_series: int = len(PALETTE)) -> str:
-    """Lines of a 0..1 value (pass rate) across runs; ``None`` leaves a gap."""
+                max_series: int = len(PALETTE), low: float = 0.0, high: float = 1.0) -> str:
+    """Lines of a value across runs on a ``low..high`` axis (0..1 for rates); ``None`` leaves a gap."""
+    span = (high - low) or 1.0
     data = [(str(label), list(values)) for label, values in series]
     data = [(label, values) for label, values in data if any(v is not None for v in values)]
     if not data or len(runs) < 1:
@@ -257,12 +258,13 @@ def trend_chart(title: str, runs: Sequence[str], series: Iterable[tuple[str, Seq
         return (x0 + x1) / 2 if count == 1 else x0 + i / (count - 1) * (x1 - x0)
 
     def sy(v: float) -> float:
-        return top + (1 - min(max(v, 0.0), 1.0)) * plot_h
+        return top + (1 - min(max((v - low) / span, 0.0), 1.0)) * plot_h
 
     parts = [_svg_open(height, title), f'<text x="6" y="16" font-weight="600" font-size="12">{_e(title)}</text>']
-    for p in (0, 0.25, 0.5, 0.75, 1.0):
+    for p in (low + span * k / 4 for k in range(5)):
         parts.append(f'<line x1="{x0}" y1="{_num(sy(p))}" x2="{x1}" y2="{_num(sy(p))}" stroke="#e5e7eb"/>'
-                     f'<text x="{x0 - 6}" y="{_num(sy(p) + 4)}" text-anchor="end" fill="#4b5563">{p:.2f}</text>')
+                     f'<text x="{x0 - 6}" y="{_num(sy(p) + 4)}" text-anchor="end" fill="#4b5563">'
+                     f'{f"{p:.2f}" if (low, high) == (0.0, 1.0) else f"{p:.3g}"}</text>')
     label_every = max(1, math.ceil(count / 8))
     for i, run in enumerate(runs):
         if i % label_every == 0 or i == count - 1:

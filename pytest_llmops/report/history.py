@@ -2,6 +2,10 @@
 
 Each line is ``{"started_at", "git_sha", "models": [alias, ...], "gate": {"env",
 "decision"} | null, "suites": {name: {"pass_rate", "n", "errors", <metric>: value, ...}}}``.
+Besides every metric with a top-level ``value``, a suite's entry keeps what the run's gate
+compared, under the gate's own metric path (``input_shift.p_value``,
+``slices.segment.max_gap.ub95``, ``grounding.unsupported_share.ub95``): whatever a gate
+looks at, however deep in the metrics, has a trend.
 Appending is one ``write`` to a file opened for append; reading keeps the last ``limit``
 valid lines and skips broken ones (a crash mid-write, a merge conflict, a hand edit) with a
 warning in the result's ``warnings`` instead of failing.
@@ -50,6 +54,12 @@ def history_entry(report: dict[str, Any]) -> dict[str, Any]:
                 if value is not None or data.get("value") is None:
                     entry[str(metric)] = value
         suites[str(name)] = entry
+    for row in (gate.get("checks") or []) if isinstance(gate, dict) else []:
+        if not isinstance(row, dict) or str(row.get("suite")) not in suites or not isinstance(row.get("metric"), str):
+            continue
+        value = _number(row.get("bound", row.get("value")))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            suites[str(row["suite"])].setdefault(row["metric"], value)
     return {
         "started_at": run.get("started_at"),
         "git_sha": run.get("git_sha"),
@@ -117,4 +127,35 @@ def read_history(path: Path, limit: int = 50) -> History:
     return History(entries[-limit:] if limit > 0 else [], warnings)
 
 
-__all__ = ["append_history", "history_entry", "read_history", "History"]
+MAX_GATED_TRENDS = 12
+
+
+def gated_trends(report: dict[str, Any], points: list[dict[str, Any]]
+                 ) -> list[tuple[str, str, list[tuple[str, list[float | None]]], float, float]]:
+    """``(metric, "gated: CHECK", series, low, high)`` for each metric the current gate compares
+    (the pass rate aside, which has its own trend): ``input_shift.p_value``,
+    ``slices.segment.max_gap.ub95``, ... as the history ``points`` kept them, one series per
+    suite, on 0..1 when every value is a rate and on the values' range otherwise."""
+    gate = report.get("gate") if isinstance(report.get("gate"), dict) else {}
+    wanted: dict[str, dict[str, str]] = {}  # metric -> suite -> the check as written
+    for row in gate.get("checks") or []:
+        if isinstance(row, dict) and isinstance(row.get("metric"), str) and row.get("suite") is not None \
+                and row["metric"] not in ("pass_rate", "pass_rate.lb95", "pass_rate.ub95"):
+            wanted.setdefault(row["metric"], {}).setdefault(str(row["suite"]), str(row.get("check") or ""))
+    out = []
+    for metric, suites in list(wanted.items())[:MAX_GATED_TRENDS]:
+        series = []
+        for name in suites:
+            values = [((p.get("suites") or {}).get(name) or {}).get(metric) for p in points]
+            series.append((name, [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+                                  for v in values]))
+        numbers = [v for _, values in series for v in values if v is not None]
+        if not numbers:
+            continue
+        low, high = (0.0, 1.0) if all(0 <= v <= 1 for v in numbers) else (min(numbers), max(numbers))
+        out.append((metric, "gated: " + "; ".join(dict.fromkeys(suites.values())), series, low,
+                    high if high > low else low + 1.0))
+    return out
+
+
+__all__ = ["append_history", "gated_trends", "history_entry", "read_history", "History"]

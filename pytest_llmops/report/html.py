@@ -27,7 +27,7 @@ from pytest_llmops.report.markdown import (
     short_sha, totals, value_metrics,
 )
 from pytest_llmops.report.safe_text import strip_controls, to_text
-from pytest_llmops.report.history import history_entry
+from pytest_llmops.report.history import gated_trends, history_entry
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -284,7 +284,10 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
                 values.append(float(v) if is_number(v) else None)
             series.append((name, values))
         out.append(charts.trend_chart(f"Pass rate per suite over the last {len(points)} runs", runs, series))
+        out += [charts.trend_chart(f"{title} over the last {len(points)} runs ({why})", runs, series, low=low,
+                                   high=high) for title, why, series, low, high in gated_trends(report, points)]
     return [Markup(svg) for svg in out]
+
 
 
 def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = None, *,

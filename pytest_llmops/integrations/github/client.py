@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_llmops.integrations.github.comment import has_marker
+from pytest_llmops.integrations.github.issue import marker_digest
 from pytest_llmops.report.safe_text import clip, to_text
 
 __all__ = ["ApiProblem", "GitHubPublisher"]
@@ -104,3 +105,43 @@ class GitHubPublisher:
             return self.repo.get_commit(sha).create_status(**kwargs)
         except Exception as exc:  # noqa: BLE001
             raise _api_problem_from(exc, self.repository, "statuses: write") from None
+
+    # -- the one issue of a scheduled evaluation (llmops issue) ------------------------------------
+
+    def find_marked_issue(self, key: str, label: str | None = None) -> Any:
+        """The open issue (pull requests aside) whose body starts with the marker of ``key``,
+        the lowest-numbered when several do; ``None`` when none does.
+
+        ``GET /repos/{o}/{r}/issues?state=open[&labels=LABEL]``, following ``Link: rel="next"``.
+        """
+        try:
+            kwargs: dict[str, Any] = {"state": "open", "sort": "created", "direction": "asc"}
+            if label:
+                kwargs["labels"] = [label]
+            for issue in self.repo.get_issues(**kwargs):
+                if issue.pull_request is None and marker_digest(issue.body, key)[0]:
+                    return issue
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise _api_problem_from(exc, self.repository, "issues: read") from None
+
+    def open_issue(self, title: str, body: str, label: str | None = None) -> Any:
+        """``POST /repos/{o}/{r}/issues``: a new issue."""
+        try:
+            return self.repo.create_issue(title=title, body=body, labels=[label] if label else [])
+        except Exception as exc:  # noqa: BLE001
+            raise _api_problem_from(exc, self.repository, "issues: write") from None
+
+    def update_issue(self, issue: Any, body: str | None = None, comment: str | None = None,
+                     close: bool = False) -> None:
+        """``PATCH /repos/{o}/{r}/issues/{n}`` (the body, or the state ``closed`` as completed) and
+        ``POST .../issues/{n}/comments``: the comment first, so a closed issue says why."""
+        try:
+            if comment:
+                issue.create_comment(comment)
+            if body is not None:
+                issue.edit(body=body)
+            if close:
+                issue.edit(state="closed", state_reason="completed")
+        except Exception as exc:  # noqa: BLE001
+            raise _api_problem_from(exc, self.repository, "issues: write") from None
