@@ -25,6 +25,7 @@ The quantile comes from the standard library (``statistics.NormalDist``), so thi
 from __future__ import annotations
 
 import math
+import re
 from itertools import combinations
 from statistics import NormalDist
 from typing import Any, Mapping
@@ -115,3 +116,60 @@ def slice_summary(counts: Mapping[str, tuple[int, int]], confidence: float = 0.9
     pairs.sort(key=lambda p: (-p["value"], p["between"]))
     summary["pairs"] = pairs[:MAX_PAIRS_LISTED]
     return summary
+
+
+# --------------------------------------------------------------------------- naming slices
+_PART = r"[A-Za-z0-9_\-]+"
+_PATH_RE = re.compile(rf"^{_PART}(\.{_PART})*$")
+_NAME_RE = re.compile(rf"^{_PART}$")
+
+
+def parse_slice(text: Any) -> tuple[str, str]:
+    """``(name, path)`` of a slice written ``PATH`` or ``NAME=PATH``; ``ValueError`` says what is wrong.
+
+    ``PATH`` is a dotted path into a case record (``metadata.segment``, ``tags``, ``group``); the
+    slice's name, under which its metrics appear (``slices.<name>``), is the path's last part
+    unless ``NAME=`` gives another (for two paths ending alike)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"expected a record field such as 'metadata.segment' or 'NAME=PATH', got {text!r}")
+    name, sep, path = text.strip().partition("=")
+    if not sep:
+        name, path = "", name
+    name, path = name.strip(), path.strip()
+    if not _PATH_RE.match(path):
+        raise ValueError(f"{path!r} is not a dotted record path (letters, digits, '_' or '-' between dots)")
+    name = name or path.rsplit(".", 1)[-1]
+    if not _NAME_RE.match(name):
+        raise ValueError(f"slice name {name!r}: expected letters, digits, '_' or '-'")
+    return name, path
+
+
+def merge_slices(*lists: Any) -> dict[str, str]:
+    """``name -> path`` from lists of ``(name, path)``; ``ValueError`` for one name on two paths."""
+    merged: dict[str, str] = {}
+    for entries in lists:
+        for name, path in entries:
+            if merged.get(name, path) != path:
+                raise ValueError(f"slice name {name!r} stands for both {merged[name]!r} and {path!r}: give one "
+                                 f"an explicit name, e.g. '{name}2={path}'")
+            merged[name] = path
+    return merged
+
+
+def slice_labels(record: Mapping[str, Any], path: str) -> list[str]:
+    """The labels of ``record`` at dotted ``path``: one for a scalar, one per distinct item of a
+    list (a case with tags ``[a, b]`` is in both slices), none when missing, null or a mapping."""
+    node: Any = record
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return []
+        node = node[part]
+    items = node if isinstance(node, (list, tuple)) else [node]
+    labels = []
+    for item in items:
+        if item is None or isinstance(item, (Mapping, list, tuple)):
+            continue
+        label = str(item).lower() if isinstance(item, bool) else str(item)
+        if label not in labels:
+            labels.append(label)
+    return labels
