@@ -5,6 +5,7 @@ gated on the gap, and the same after a refold of the report's records or a merge
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,16 @@ def test_slices_refold_and_merge_like_every_metric(project: LlmProject) -> None:
                    "--no-render"]) == 0
     merged = json.loads(Path(merged_path).read_text(encoding="utf-8"))
     assert merged["suites"]["seg"]["metrics"]["slices"] == report["suites"]["seg"]["metrics"]["slices"]
+
+
+def test_shipped_fairness_suite_slices_by_gender(project: LlmProject) -> None:
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "evalsuites" / "metamorphic", project.path / "evalsuites" / "metamorphic")
+    shutil.copytree(root / "fixtures" / "metamorphic", project.path / "fixtures" / "metamorphic")
+    project.run("--llm-model=echo:a", "evalsuites/metamorphic/model.eval.yaml", "-k", "fairness")
+    suites = project.report()["suites"]
+    groups = [c.get("group") for c in project.report()["cases"] if c["suite"] == "metamorphic/fairness"]
+    assert groups.count(["female"]) == 14 and groups.count(["male"]) == 14
+    sliced = suites["metamorphic/fairness"]["metrics"]["slices"]["group"]
+    assert sliced["field"] == "group" and sliced["max_gap"]["method"].startswith("newcombe")
+    assert set(suites["metamorphic/fairness-location"]["metrics"]["slices"]["group"]["groups"]) <= {"cities"}

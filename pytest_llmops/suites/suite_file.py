@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from pytest_llmops.core.slices import merge_slices, parse_slice
+from pytest_llmops.suites.slicing import case_metadata, suite_slices
 from pytest_llmops.providers.base import GenerationParams
 from pytest_llmops.suites.repeats import (
     RepeatSettings,
@@ -242,7 +242,7 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
                       repeat_settings=_repeat_settings(data, handler, subject, default_repeats,
                                                        lambda f, why: fail(top_line, f, why)))
 
-    suite.slices = _slices(data.get("slices"), default_slices, lambda f, why: fail(top_line, f, why))
+    suite.slices = suite_slices(data.get("slices"), default_slices, lambda f, why: fail(top_line, f, why))
 
     def parse_cases() -> list[CaseSpec]:
         return _parse_cases(data, suite, checks, fail)
@@ -302,37 +302,12 @@ def _parse_cases(data: dict[str, Any], suite: "SuiteSpec", checks: dict[str, Any
         tags = raw.get("tags") or []
         if not isinstance(tags, list):
             raise case_fail("tags", "expected a list of tags")
-        metadata = raw.get("metadata") or {}
-        if not isinstance(metadata, dict) or not all(
-                isinstance(v, (str, int, float, bool)) for v in metadata.values()):
-            raise case_fail("metadata", "expected a mapping of names to text, number or true/false values")
+        metadata = case_metadata(raw.get("metadata"), case_fail)
         cases.append(CaseSpec(id=case_id, index=index, line=line, input=text, vars=dict(variables),
                               system=case_system, checks=default_checks + case_checks, params=case_params,
                               tags=[str(t) for t in tags], repeats=repeats, pass_if=pass_if,
-                              metadata=dict(metadata)))
+                              metadata=metadata))
     return cases
-
-
-def _slices(raw: Any, run_slices: Any, fail: Any) -> dict[str, str]:
-    """The file's ``slices:`` (a list of ``PATH`` or ``NAME=PATH``, or a mapping ``NAME: PATH``)
-    with the run's ``--llm-slice`` slices; a clash of names is the file's error."""
-    if raw is None:
-        raw = []
-    if isinstance(raw, dict):
-        raw = [f"{name}={path}" for name, path in raw.items()]
-    if not isinstance(raw, list):
-        raise fail("slices", "expected a list of record fields such as [metadata.segment, tags] "
-                             "(or NAME=PATH entries), or a mapping NAME: PATH")
-    own = []
-    for position, entry in enumerate(raw):
-        try:
-            own.append(parse_slice(entry))
-        except ValueError as exc:
-            raise fail(f"slices[{position}]", str(exc)) from None
-    try:
-        return merge_slices(own, list(run_slices or ()))
-    except ValueError as exc:
-        raise fail("slices", f"{exc} (with --llm-slice)") from None
 
 
 def _repeat_settings(data: dict[str, Any], kind: Any, subject: str, default_repeats: int,
