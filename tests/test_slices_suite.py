@@ -74,6 +74,16 @@ def test_suite_sliced_by_metadata_and_tags_with_a_planted_gap(project: LlmProjec
     # the terminal shows one line per sliced suite, the largest gap first
     result.stdout.re_match_lines([r"slices seg: segment gap 0\.20 \[0\.\d\d, 0\.\d\d\] \(pro 0\.95 vs free 0\.75, 2 groups\)"])
 
+    # Markdown and HTML show a small table: the gap, the highest and lowest groups
+    markdown = (project.path / "reports" / "llmops-report.md").read_text(encoding="utf-8")
+    assert "### Bias slices: the largest gap between groups" in markdown
+    # (md_cell escapes brackets and parentheses, so nothing in a cell reads as a link)
+    assert (f"| seg | segment \\(metadata.segment\\) | 0.20 \\[{gap['lb95']:.2f}, {gap['ub95']:.2f}\\] \u26a0\ufe0f | "
+            "pro 0.95 \\(n=60\\) | free 0.75 \\(n=60\\) | 2 \\(+1 without a value\\) |") in markdown
+    html = (project.path / "reports" / "llmops-report.html").read_text(encoding="utf-8")
+    assert '<table id="slices">' in html and "<td>segment (metadata.segment)</td>" in html
+    assert "<td>pro 0.95 (n=60)</td><td>free 0.75 (n=60)</td>" in html
+
     # Gates on the gap read the dotted path exactly as the issue writes it.
     config = parse_gate_config({"environments": {"dev": {"checks": [
         "*: slices.segment.max_gap.ub95 <= 0.1", "seg: slices.segment.max_gap.lb95 > 0",
