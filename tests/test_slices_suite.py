@@ -14,6 +14,7 @@ from llmops_testutils import LlmProject
 from pytest_llmops.cli import main as llmops
 from pytest_llmops.core.slices import parse_slice, slice_labels
 from pytest_llmops.gates import evaluate_gate, parse_gate_config
+from pytest_llmops.report.diff import diff_reports
 from pytest_llmops.report.refold import refold_suites
 from pytest_llmops.suites.builtins import default_registry
 from pytest_llmops.suites.kinds import kind_named
@@ -210,3 +211,14 @@ def test_shipped_fairness_suite_slices_by_gender(project: LlmProject) -> None:
     sliced = suites["metamorphic/fairness"]["metrics"]["slices"]["group"]
     assert sliced["field"] == "group" and sliced["max_gap"]["method"].startswith("newcombe")
     assert set(suites["metamorphic/fairness-location"]["metrics"]["slices"]["group"]["groups"]) <= {"cities"}
+
+
+def test_diff_lists_a_widened_gap(project: LlmProject) -> None:
+    project.suite("seg", segment_suite(free=(57, 60), pro=(57, 60)))
+    project.run("--llm-model=echo:a", "--llm-report-dir=base")
+    project.suite("seg", segment_suite(free=(30, 60), pro=(57, 60)))
+    project.run("--llm-model=echo:a", "--llm-report-dir=head")
+    text = diff_reports(project.report("base"), project.report("head"))
+    line = next(line for line in text.splitlines() if "slices.segment.max\\_gap" in line)  # md-escaped
+    assert "0.000" in line and "0.450" in line, line
+    assert line.endswith("worse |"), line  # a larger gap is worse

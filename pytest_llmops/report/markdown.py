@@ -84,6 +84,12 @@ def value_metrics(metrics: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, metric in metrics.items():
         if isinstance(metric, dict) and "value" in metric:
             yield str(name), metric
+    slices = metrics.get("slices")
+    # each bias slice's largest gap (lower is better), so diffs and the HTML list it like any metric
+    for name, entry in (slices.items() if isinstance(slices, dict) else ()):
+        gap = entry.get("max_gap") if isinstance(entry, dict) else None
+        if isinstance(gap, dict) and "value" in gap:
+            yield f"slices.{name}.max_gap", gap
 
 
 def suite_key_of(case: dict[str, Any], suites: dict[str, Any]) -> str:
