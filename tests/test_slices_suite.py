@@ -222,3 +222,15 @@ def test_diff_lists_a_widened_gap(project: LlmProject) -> None:
     line = next(line for line in text.splitlines() if "slices.segment.max\\_gap" in line)  # md-escaped
     assert "0.000" in line and "0.450" in line, line
     assert line.endswith("worse |"), line  # a larger gap is worse
+
+
+def test_history_keeps_each_gap_and_the_html_charts_its_trend(project: LlmProject) -> None:
+    project.suite("seg", segment_suite(free=(57, 60), pro=(57, 60)))
+    project.run("--llm-model=echo:a", "--llm-history")
+    project.suite("seg", segment_suite(free=(30, 60), pro=(57, 60)))
+    project.run("--llm-model=echo:a", "--llm-history")
+    lines = (project.path / "reports" / "history.jsonl").read_text(encoding="utf-8").splitlines()
+    gaps = [json.loads(line)["suites"]["seg"]["slices.segment.max_gap"] for line in lines]
+    assert gaps == [0.0, 0.45]
+    html = (project.path / "reports" / "llmops-report.html").read_text(encoding="utf-8")
+    assert "Largest slice gap over the last 2 runs" in html and "seg \u00b7 slices.segment.max_gap" in html

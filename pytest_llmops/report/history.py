@@ -49,6 +49,11 @@ def history_entry(report: dict[str, Any]) -> dict[str, Any]:
                 value = _number(data.get("value"))
                 if value is not None or data.get("value") is None:
                     entry[str(metric)] = value
+        slices = metrics.get("slices") if isinstance(metrics.get("slices"), dict) else {}
+        for slice_name, sliced in slices.items():  # each bias slice's largest gap, for its trend
+            gap = sliced.get("max_gap") if isinstance(sliced, dict) else None
+            if isinstance(gap, dict):
+                entry[f"slices.{slice_name}.max_gap"] = _number(gap.get("value"))
         suites[str(name)] = entry
     return {
         "started_at": run.get("started_at"),

@@ -246,6 +246,13 @@ def _breakdown_charts(suites: dict[str, Any]) -> list[str]:
             for (title, lower), rows in by_title.items()]
 
 
+def _number_at(point: dict[str, Any], suite: str, key: str) -> float | None:
+    """A history entry's value of ``key`` for ``suite``, when it is a number."""
+    entry = (point.get("suites") or {}).get(suite)
+    value = entry.get(key) if isinstance(entry, dict) else None
+    return float(value) if is_number(value) else None
+
+
 def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[Any]:
     from markupsafe import Markup  # markupsafe comes with jinja2: only when HTML is rendered
 
@@ -284,6 +291,11 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
                 values.append(float(v) if is_number(v) else None)
             series.append((name, values))
         out.append(charts.trend_chart(f"Pass rate per suite over the last {len(points)} runs", runs, series))
+        gaps = [(f"{name} \u00b7 {key}", [_number_at(p, name, key) for p in points])
+                for name in names for key in sorted({k for p in points for k in ((p.get("suites") or {}).get(name) or {})
+                                                     if str(k).startswith("slices.")})]
+        if gaps:  # bias slices (docs/slices.md): the largest gap between groups, run by run
+            out.append(charts.trend_chart(f"Largest slice gap over the last {len(points)} runs", runs, gaps))
     return [Markup(svg) for svg in out]
 
 
