@@ -128,8 +128,8 @@ def test_slice_mistakes_name_the_file_or_option(project: LlmProject) -> None:
           - {id: a, input: ok, checks: [{contains: ok}]}
     """)
     result = project.run("--llm-model=echo:a")
-    result.stdout.fnmatch_lines(["*clash.eval.yaml:1: field 'slices': slice name 'segment' stands for both*"
-                                 "'metadata.segment' and 'other.segment'*"])
+    result.stdout.fnmatch_lines([("*clash.eval.yaml:1: field 'slices': slice name 'segment' stands for both*"
+                                  "'metadata.segment' and 'other.segment'*")])
     result = project.run("--llm-model=echo:a", "--llm-slice=metadata..x")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--llm-slice 'metadata..x': *not a dotted record path*"])
@@ -178,6 +178,10 @@ def test_fairness_swaps_report_per_group(project: LlmProject) -> None:
     assert group["field"] == "group"
     # the echo provider repeats the swapped name, so normalized-exact never holds for names
     assert group["groups"]["female"]["n"] == 3 and group["groups"]["male"]["n"] == 2
+    # every case passed as a test (violations are measured, not failed) but none held its relation:
+    # in a slice a metamorphic case passes only when the relation held
+    assert all(c["outcome"] == "passed" and c["violated"] for c in cases.values() if c.get("group"))
+    assert group["groups"]["female"]["rate"] == 0.0 and group["groups"]["male"]["rate"] == 0.0
     assert group["max_gap"]["pairs"] == 1
 
 
