@@ -238,3 +238,24 @@ def test_history_keeps_each_gap_and_the_html_charts_its_trend(project: LlmProjec
     assert gaps == [0.0, 0.45]
     html = (project.path / "reports" / "llmops-report.html").read_text(encoding="utf-8")
     assert "Largest slice gap over the last 2 runs" in html and "seg \u00b7 slices.segment.max_gap" in html
+
+
+def test_a_kind_that_slices_its_own_way_keeps_its_slices() -> None:
+    """A kind's aggregator may report ``slices`` itself (the drift kind slices per window): its
+    entries win over the generic fold's of the same name; other names are kept."""
+    from pytest_llmops.report.json_report import SuiteTotals
+    from pytest_llmops.report.slices import SliceFold
+
+    class Own:
+        def add(self, record):
+            pass
+
+        def metrics(self):
+            return {"slices": {"segment": {"field": "metadata.segment", "window": "current"}}}
+
+    totals = SuiteTotals(kind="x", model="m", aggregator=Own(), slices=SliceFold())
+    totals.slices.add({"outcome": "passed", "slice_by": {"segment": "metadata.segment", "tags": "tags"},
+                       "tags": ["a"]})
+    slices = totals.as_dict()["metrics"]["slices"]
+    assert slices["segment"] == {"field": "metadata.segment", "window": "current"}
+    assert slices["tags"]["groups"]["a"]["n"] == 1

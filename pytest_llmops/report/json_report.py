@@ -51,13 +51,18 @@ class SuiteTotals:
         scored = self.passed + self.failed
         # Infra errors are neither passes nor failures: they are left out of the rate
         # and reported on their own, so a flaky endpoint cannot look like a model change.
+        own = self.aggregator.metrics() if self.aggregator is not None else {}
+        sliced = self.slices.metrics()
+        if isinstance(own.get("slices"), dict) and sliced:
+            # a kind that slices its own way (drift: per window) keeps its slices of the same name
+            own = {**own, "slices": {**sliced["slices"], **own["slices"]}}
         metrics = {"pass_rate": rate_metric(self.passed, scored),
                    "error_rate": rate_metric(self.errors, self.n - self.skipped),
                    # Before the kind's own metrics: a kind that reports a metric of the same name
                    # (the latency kind's per-request output_tokens) keeps its own.
                    **self.usage.metrics(),
-                   **(self.aggregator.metrics() if self.aggregator is not None else {}),
-                   **self.slices.metrics()}
+                   **sliced,
+                   **own}
         return {
             "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
             "errors": self.errors, "skipped": self.skipped, "cached": self.cached,
