@@ -185,7 +185,7 @@ def test_fairness_swaps_report_per_group(project: LlmProject) -> None:
     assert group["max_gap"]["pairs"] == 1
 
 
-def test_slices_refold_and_merge_like_every_metric(project: LlmProject) -> None:
+def test_slices_refold_merge_and_xdist_like_every_metric(project: LlmProject) -> None:
     project.suite("seg", segment_suite(free=(20, 30), pro=(28, 30)))
     project.run_subprocess("--llm-model=echo:a")
     report = project.report()
@@ -193,6 +193,8 @@ def test_slices_refold_and_merge_like_every_metric(project: LlmProject) -> None:
     refolded = refold_suites(report["cases"], lambda name: kind_named(registry, name))
     assert refolded["seg"]["metrics"]["slices"] == report["suites"]["seg"]["metrics"]["slices"]
     assert refolded == report["suites"]
+    project.run_subprocess("--llm-model=echo:a", "-n", "2", "--llm-report-dir=xdist")  # workers: the same slices
+    assert project.report("xdist")["suites"]["seg"]["metrics"]["slices"] == report["suites"]["seg"]["metrics"]["slices"]
     for index in (1, 2):
         project.run_subprocess("--llm-model=echo:a", f"--llm-shard={index}/2", f"--llm-report-dir=shard{index}")
     shards = [json.loads(project.report_path(f"shard{i}").read_text(encoding="utf-8")) for i in (1, 2)]
