@@ -51,7 +51,7 @@ def test_many_groups_use_bonferroni_over_the_pairs():
     summary = slice_summary(counts)
     level = 1 - 0.05 / 3
     low, high = newcombe_interval(counts["a"], counts["b"], level)
-    assert summary["max_gap"]["pairs"] == 3
+    assert summary["max_gap"]["n_pairs"] == 3
     assert summary["max_gap"]["between"] == ["a", "b"]
     # a vs b has the largest observed gap and the widest interval ends here
     assert summary["max_gap"]["lb95"] == round(max(low, 0.0), 6)

@@ -182,7 +182,7 @@ def test_fairness_swaps_report_per_group(project: LlmProject) -> None:
     # in a slice a metamorphic case passes only when the relation held
     assert all(c["outcome"] == "passed" and c["violated"] for c in cases.values() if c.get("group"))
     assert group["groups"]["female"]["rate"] == 0.0 and group["groups"]["male"]["rate"] == 0.0
-    assert group["max_gap"]["pairs"] == 1
+    assert group["max_gap"]["n_pairs"] == 1
 
 
 def test_slices_refold_merge_and_xdist_like_every_metric(project: LlmProject) -> None:

@@ -73,7 +73,7 @@ def slice_summary(counts: Mapping[str, tuple[int, int]], confidence: float = 0.9
     """Per-group rates and the largest gap between groups, from ``group -> (passed, n)``.
 
     Returns ``{"groups": {g: {"rate", "value", "ci95", "n", "passed"}}, "max_gap": {"value",
-    "lb95", "ub95", "ci95", "between": [g_hi, g_lo], "method", "confidence", "pairs"},
+    "lb95", "ub95", "ci95", "between": [g_hi, g_lo], "method", "confidence", "n_pairs"},
     "n_groups", "pairs": [...]}``. Groups with ``n = 0`` are listed (rate ``None``) but take no
     part in the gap; with fewer than two counted groups the gap's figures are ``None``.
     ``lb95``/``ub95`` keep their names at any ``confidence`` (it is recorded beside them) so
@@ -93,7 +93,7 @@ def slice_summary(counts: Mapping[str, tuple[int, int]], confidence: float = 0.9
     counted = [g for g in groups if groups[g]["n"] > 0]
     m = len(counted) * (len(counted) - 1) // 2
     gap: dict[str, Any] = {"value": None, "lb95": None, "ub95": None, "ci95": None, "between": [],
-                           "method": METHOD, "confidence": confidence, "pairs": m}
+                           "method": METHOD, "confidence": confidence, "n_pairs": m}
     summary = {"groups": groups, "max_gap": gap, "n_groups": len(counted), "pairs": []}
     if m == 0:
         return summary
