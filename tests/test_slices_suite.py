@@ -85,6 +85,10 @@ def test_suite_sliced_by_metadata_and_tags_with_a_planted_gap(project: LlmProjec
     assert '<table id="slices">' in html and "<td>segment (metadata.segment)</td>" in html
     assert "<td>pro 0.95 (n=60)</td><td>free 0.75 (n=60)</td>" in html
 
+    # ... and so does `llmops show`
+    from pytest_llmops.cli.show import summary_table
+    assert any(line.strip().startswith("slices seg: segment gap 0.20") for line in summary_table(report).splitlines())
+
     # Gates on the gap read the dotted path exactly as the issue writes it.
     config = parse_gate_config({"environments": {"dev": {"checks": [
         "*: slices.segment.max_gap.ub95 <= 0.1", "seg: slices.segment.max_gap.lb95 > 0",
