@@ -83,6 +83,7 @@ def slice_summary(counts: Mapping[str, tuple[int, int]], confidence: float = 0.9
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
     _check_counts(counts)
+    counts = {str(group): pair for group, pair in counts.items()}
     groups: dict[str, Any] = {}
     for group in sorted(counts, key=str):
         passed, n = counts[group]
