@@ -86,5 +86,7 @@ def terminal_lines(suites: dict[str, Any]) -> list[str]:
                     f"{entry.get('n_groups')} groups)")
             by_suite.setdefault(suite, []).append((-float(gap["value"]), text))
         else:
-            by_suite.setdefault(suite, []).append((1.0, f"{name} n/a ({entry.get('n_groups', 0)} groups with cases)"))
+            count = entry.get("n_groups", 0)
+            by_suite.setdefault(suite, []).append(
+                (1.0, f"{name} n/a ({count} group{'' if count == 1 else 's'} with cases)"))
     return [f"slices {suite}: " + "; ".join(text for _, text in sorted(parts)) for suite, parts in by_suite.items()]
