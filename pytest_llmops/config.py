@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmops.sharding import Shard, ShardError, parse_shard
+from pytest_llmops.core.slices import merge_slices, parse_slice
 from pytest_llmops.core.specs import ModelSpec, SpecError, parse_spec
 from pytest_llmops.providers.base import GenerationParams
 from pytest_llmops.suites.variants import CLI_REFERENCE, NAME_RE
@@ -159,6 +160,30 @@ def baseline_settings(config: pytest.Config) -> tuple[str, ModelSpec | None, boo
     return folder, model, update
 
 
+def parse_slice_option(text: str) -> tuple[str, str]:
+    """``--llm-slice PATH`` or ``NAME=PATH``: ``(name, record path)`` every suite is sliced by."""
+    try:
+        return parse_slice(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--llm-slice {text!r}: {exc}") from None
+
+
+def slice_settings(config: pytest.Config) -> list[tuple[str, str]]:
+    """The ``--llm-slice`` slices (else ini ``llm_slices``, one per line), without clashing names."""
+    given: list[tuple[str, str]] | None = config.getoption("llm_slice", None)
+    where = "--llm-slice"
+    if not given:
+        where = "ini llm_slices"
+        try:
+            given = [parse_slice(line) for line in config.getini("llm_slices")]
+        except ValueError as exc:
+            raise pytest.UsageError(f"ini llm_slices: {exc}") from None
+    try:
+        return list(merge_slices(given or []).items())
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
 def check_settings(config: pytest.Config) -> None:
     """Cheap syntax checks at configure time: a bad ini value is a usage error, not a collection error."""
     cache = setting(config, "llm_cache")
@@ -173,6 +198,7 @@ def check_settings(config: pytest.Config) -> None:
     shard_setting(config)
     model_specs(config)
     prompt_variant_settings(config)
+    slice_settings(config)
 
 
 def shard_setting(config: pytest.Config) -> Shard | None:
@@ -211,6 +237,7 @@ class Settings:
     prices: Any = None  # the price table (core.pricing.PriceTable) from the gate file, or None
     default_repeats: int = 1  # --llm-repeats: samples per case where a suite file says none
     prompt_variants: list[tuple[str, Path]] = field(default_factory=list)
+    default_slices: list[tuple[str, str]] = field(default_factory=list)  # --llm-slice: every suite's slices
 
     @classmethod
     def from_config(cls, config: pytest.Config, specs: list[ModelSpec]) -> "Settings":
@@ -240,6 +267,7 @@ class Settings:
             prices=price_table(config),
             default_repeats=parse_repeats(setting(config, "llm_repeats")),
             prompt_variants=prompt_variant_settings(config),
+            default_slices=slice_settings(config),
         )
 
     @property

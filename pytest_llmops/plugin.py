@@ -22,6 +22,7 @@ from pytest_llmops.config import (
     parse_cache_mode,
     parse_repeats,
     parse_prompt_variant,
+    parse_slice_option,
     parse_seed,
     parse_temperature,
     setting,
@@ -55,6 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="NAME=PATH",
                     help="compare prompt template PATH, as variant NAME, with the template of every 'subject: prompt' "
                          "suite (its reference, 'base'); repeatable (ini: llm_prompt_variants, one per line)")
+    group.addoption("--llm-slice", action="append", type=parse_slice_option, dest="llm_slice", metavar="FIELD",
+                    help="slice every suite's pass rate by record field FIELD (metadata.segment, tags, group; "
+                         "NAME=FIELD names it): each group's rate and the largest gap, as metrics "
+                         "slices.NAME; repeatable (ini: llm_slices, one per line)")
     group.addoption("--llm-rag-pipeline", dest="llm_rag_pipeline", metavar="MODULE:ATTR",
                     help="RAG pipeline or factory for rag_pipeline and 'subject: rag' suites (ini: llm_rag_pipeline)")
     group.addoption("--llm-gate-env", dest="llm_gate_env", metavar="ENV",
@@ -94,6 +99,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_prompt", "default prompt template for llm_prompt", default="")
     parser.addini("llm_prompt_variants", "NAME=PATH prompt variants compared with every prompt suite's template "
                   "(one per line, paths relative to the rootdir)", type="linelist", default=[])
+    parser.addini("llm_slices", "record fields every suite is sliced by (PATH or NAME=PATH, one per line)",
+                  type="linelist", default=[])
     parser.addini("llm_rag_pipeline", "RAG pipeline as module:attribute",
                   default="pytest_llmops.core.rag_default:make_pipeline")
     parser.addini("llm_suite_files", "glob patterns of YAML suite files", type="args",

@@ -107,6 +107,11 @@ class LlmopsSession:
         return self.settings.default_repeats
 
     @property
+    def default_slices(self) -> list[tuple[str, str]]:
+        """``--llm-slice`` slices every YAML suite adds to its own (docs/slices.md)."""
+        return self.settings.default_slices
+
+    @property
     def prompt_variants(self) -> list[tuple[str, Path]]:
         """``--llm-prompt-variant NAME=PATH`` candidates for every prompt-subject suite."""
         return self.settings.prompt_variants

@@ -13,6 +13,7 @@ from typing import Any
 from pytest_llmops.provenance import EngineCounters
 from pytest_llmops.report.ab_table import terminal_lines as ab_lines
 from pytest_llmops.report.faces import headline_text
+from pytest_llmops.report.slices_table import terminal_lines as slice_lines
 from pytest_llmops.report.usage_text import model_lines, run_usage, usage_line
 
 
@@ -28,6 +29,8 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
                       f"{suite['failed']:>5} {suite['errors']:>4}  {headline_text(suite)}{_judge_text(suite)}")
     for line in ab_lines(suites):
         tr.write_line(line, red=" WORSE " in line, green=" BETTER " in line)
+    for line in slice_lines(suites):
+        tr.write_line(line)
     for alias, values in counters.items():
         tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "
                       f"from cache, {int(values['infra_errors'])} infra errors")

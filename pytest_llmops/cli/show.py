@@ -10,6 +10,7 @@ from pytest_llmops.report.ab_table import terminal_lines as ab_lines
 from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.faces import face_of, headline_text
 from pytest_llmops.report.load import load_report
+from pytest_llmops.report.slices_table import terminal_lines as slice_lines
 from pytest_llmops.suites.faces import with_faces
 
 __all__ = ["add_arguments", "run", "summary_table"]
@@ -18,7 +19,7 @@ __all__ = ["add_arguments", "run", "summary_table"]
 def summary_table(report: dict[str, Any]) -> str:
     """A plain-text table of the suites in ``report``: one header line, then one line per suite
     (and under a suite with a candidate-vs-baseline agreement block, its line), then one line per
-    prompt A/B candidate."""
+    prompt A/B candidate, then one line per suite with bias slices."""
     lines = [f"llmops report (plugin {report['run'].get('plugin_version')}, "
              f"models: {', '.join(m['alias'] for m in report['run'].get('models', []))})"]
     for name, suite in report.get("suites", {}).items():
@@ -31,6 +32,7 @@ def summary_table(report: dict[str, Any]) -> str:
         if agreement:
             lines.append("    " + agreement)
     lines.extend("  " + line for line in ab_lines(report.get("suites") or {}))
+    lines.extend("  " + line for line in slice_lines(report.get("suites") or {}))
     return "\n".join(lines)
 
 

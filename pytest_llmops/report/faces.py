@@ -15,7 +15,7 @@ from typing import Any
 #: tokens and cost folded from records (report/usage.py).
 COMMON_LOWER_IS_BETTER = ("error_rate", "input_tokens", "output_tokens", "cost")
 #: metrics where lower is better whatever the suite's face says (any kind may report them)
-LOWER_EVERYWHERE = ("flakiness",)
+LOWER_EVERYWHERE = ("flakiness", "max_gap")
 
 DEFAULT_FACE: dict[str, Any] = {"headline": "pass_rate", "label": "pass rate", "direction": "higher", "unit": "",
                                 "lower_is_better": sorted(COMMON_LOWER_IS_BETTER), "breakdown": "", "summary": ""}

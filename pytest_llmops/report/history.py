@@ -53,6 +53,11 @@ def history_entry(report: dict[str, Any]) -> dict[str, Any]:
                 value = _number(data.get("value"))
                 if value is not None or data.get("value") is None:
                     entry[str(metric)] = value
+        slices = metrics.get("slices") if isinstance(metrics.get("slices"), dict) else {}
+        for slice_name, sliced in slices.items():  # each bias slice's largest gap, for its trend
+            gap = sliced.get("max_gap") if isinstance(sliced, dict) else None
+            if isinstance(gap, dict):
+                entry[f"slices.{slice_name}.max_gap"] = _number(gap.get("value"))
         suites[str(name)] = entry
     for row in (gate.get("checks") or []) if isinstance(gate, dict) else []:
         if not isinstance(row, dict) or str(row.get("suite")) not in suites or not isinstance(row.get("metric"), str):

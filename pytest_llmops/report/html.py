@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.report import ab_table, charts
+from pytest_llmops.report import ab_table, charts, slices_table
 from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.human_review import review_line
 from pytest_llmops.report.comparison_table import compared_metrics
@@ -246,6 +246,13 @@ def _breakdown_charts(suites: dict[str, Any]) -> list[str]:
             for (title, lower), rows in by_title.items()]
 
 
+def _number_at(point: dict[str, Any], suite: str, key: str) -> float | None:
+    """A history entry's value of ``key`` for ``suite``, when it is a number."""
+    entry = (point.get("suites") or {}).get(suite)
+    value = entry.get(key) if isinstance(entry, dict) else None
+    return float(value) if is_number(value) else None
+
+
 def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> list[Any]:
     from markupsafe import Markup  # markupsafe comes with jinja2: only when HTML is rendered
 
@@ -286,6 +293,11 @@ def _charts(report: dict[str, Any], history: list[dict[str, Any]] | None) -> lis
         out.append(charts.trend_chart(f"Pass rate per suite over the last {len(points)} runs", runs, series))
         out += [charts.trend_chart(f"{title} over the last {len(points)} runs ({why})", runs, series, low=low,
                                    high=high) for title, why, series, low, high in gated_trends(report, points)]
+        gaps = [(f"{name} \u00b7 {key}", [_number_at(p, name, key) for p in points])
+                for name in names for key in sorted({k for p in points for k in ((p.get("suites") or {}).get(name) or {})
+                                                     if str(k).startswith("slices.")})]
+        if gaps:  # bias slices (docs/slices.md): the largest gap between groups, run by run
+            out.append(charts.trend_chart(f"Largest slice gap over the last {len(points)} runs", runs, gaps))
     return [Markup(svg) for svg in out]
 
 
@@ -333,6 +345,7 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
         "charts": _charts(report, history),
         "suites": suite_views,
         "ab_rows": ab_table.rows(suites),
+        "slice_rows": slices_table.rows(suites),
         "report_file": REPORT_FILE,
         "per_suite_cap": max_cases_per_suite,
     }

@@ -21,6 +21,7 @@ from pytest_llmops.core.atomic import write_atomic
 from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.report.usage import RunUsage, UsageFold
 from pytest_llmops.report.ab import ABCollector
+from pytest_llmops.report.slices import SliceFold
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
@@ -40,6 +41,7 @@ class SuiteTotals:
     aggregator: Any = None  # the suite kind's metrics aggregator (see suites/kinds.py)
     face: Any = None  # the suite kind's report face: headline metric, direction, one-line summary
     usage: UsageFold = field(default_factory=UsageFold)  # tokens and cost (report/usage.py)
+    slices: SliceFold = field(default_factory=SliceFold)  # bias slices by record fields (report/slices.py)
 
     @property
     def n(self) -> int:
@@ -49,12 +51,18 @@ class SuiteTotals:
         scored = self.passed + self.failed
         # Infra errors are neither passes nor failures: they are left out of the rate
         # and reported on their own, so a flaky endpoint cannot look like a model change.
+        own = self.aggregator.metrics() if self.aggregator is not None else {}
+        sliced = self.slices.metrics()
+        if isinstance(own.get("slices"), dict) and sliced:
+            # a kind that slices its own way (drift: per window) keeps its slices of the same name
+            own = {**own, "slices": {**sliced["slices"], **own["slices"]}}
         metrics = {"pass_rate": rate_metric(self.passed, scored),
                    "error_rate": rate_metric(self.errors, self.n - self.skipped),
                    # Before the kind's own metrics: a kind that reports a metric of the same name
                    # (the latency kind's per-request output_tokens) keeps its own.
                    **self.usage.metrics(),
-                   **(self.aggregator.metrics() if self.aggregator is not None else {})}
+                   **sliced,
+                   **own}
         return {
             "kind": self.kind, "model": self.model, "n": self.n, "passed": self.passed, "failed": self.failed,
             "errors": self.errors, "skipped": self.skipped, "cached": self.cached,
@@ -95,6 +103,8 @@ class ReportBuilder:
             if self.kind_of is not None:
                 handler = self.kind_of(kind)
                 totals.aggregator, totals.face = handler.aggregator(), handler.face
+                # what counts as a pass in a slice: the kind says (a metamorphic case: the relation held)
+                totals.slices = SliceFold(getattr(handler, "slice_outcome", None))
             if record.get("suite_sha256"):
                 totals.source = {"path": str(record.get("suite_file", "")), "sha256": record["suite_sha256"]}
         if outcome == "error":
@@ -106,6 +116,7 @@ class ReportBuilder:
         self.usage.add(record)
         if totals.aggregator is not None:
             totals.aggregator.add(record)
+        totals.slices.add(record)
         self.ab.add(record)
         if record.get("device"):
             self.devices.add(record["device"])

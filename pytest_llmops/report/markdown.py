@@ -19,6 +19,7 @@ from pytest_llmops.report.agreement import markdown_agreement_items
 from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review_rows
 from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
 from pytest_llmops.report.ab_table import AB_TABLE_HEAD, markdown_rows as ab_rows
+from pytest_llmops.report.slices_table import SLICES_TABLE_HEAD, markdown_rows as slice_rows
 from pytest_llmops.report.faces import headline_text, is_number
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 from pytest_llmops.report.usage_text import USAGE_TABLE_HEAD, run_usage, usage_line, usage_rows
@@ -83,6 +84,12 @@ def value_metrics(metrics: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, metric in metrics.items():
         if isinstance(metric, dict) and "value" in metric:
             yield str(name), metric
+    slices = metrics.get("slices")
+    # each bias slice's largest gap (lower is better), so diffs and the HTML list it like any metric
+    for name, entry in (slices.items() if isinstance(slices, dict) else ()):
+        gap = entry.get("max_gap") if isinstance(entry, dict) else None
+        if isinstance(gap, dict) and "value" in gap:
+            yield f"slices.{name}.max_gap", gap
 
 
 def suite_key_of(case: dict[str, Any], suites: dict[str, Any]) -> str:
@@ -221,8 +228,8 @@ def note_reserve(counts: dict[str, int], order: Iterable[str], limit: int, where
 
 # -- the Markdown report ----------------------------------------------------------------------
 
-NOTE_ORDER = ("gate checks", "suites", "cost and token rows", "regression metrics", "A/B rows", "agreement lines",
-              "human review",
+NOTE_ORDER = ("gate checks", "suites", "cost and token rows", "regression metrics", "A/B rows", "slices",
+              "agreement lines", "human review",
               "failed cases")
 OUTPUT_EXCERPT = 160
 EVIDENCE_EXCERPT = 160
@@ -322,6 +329,7 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     counts = {"gate checks": len(gate_rows), "suites": len(suite_rows), "failed cases": len(problems),
               "cost and token rows": len(usage),
               "regression metrics": len(comparison_rows(suites)), "A/B rows": len(ab_rows(suites)),
+              "slices": len(slice_rows(suites)),
               "agreement lines": len(agreement), "human review": len(reviewed)}
     where = "see the HTML report"
     doc = Budget(limit, note_reserve(counts, NOTE_ORDER, limit, where))
@@ -346,6 +354,8 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     doc.section("\n### Regression: candidate vs baseline\n\n" + COMPARISON_TABLE_HEAD, compared,
                 "regression metrics")
     doc.section("\n### Prompt A/B: variants vs reference\n\n" + AB_TABLE_HEAD, ab_rows(suites), "A/B rows")
+    doc.section("\n### Bias slices: the largest gap between groups\n\n" + SLICES_TABLE_HEAD, slice_rows(suites),
+                "slices")
     doc.section("\n### Candidate vs baseline agreement\n", agreement, "agreement lines")
     doc.section("\n### Human review\n\n" + REVIEW_TABLE_HEAD, reviewed, "human review")
     if problems:

@@ -25,6 +25,7 @@ class SuiteHost(Protocol):
     specs: list[Any]
     default_params: GenerationParams
     default_repeats: int  # --llm-repeats
+    default_slices: list[tuple[str, str]]  # --llm-slice: (name, record path) every suite is sliced by
     rag_target: str
 
     def rag_answer(self, item: "CaseItem") -> Any:
@@ -45,7 +46,7 @@ class SuiteFile(pytest.File):
         try:
             registry = self.llmops.registry
             suite = load_suite(self.path, self.config.rootpath, self.llmops.default_params, registry,
-                               self.llmops.default_repeats)
+                               self.llmops.default_repeats, getattr(self.llmops, "default_slices", ()))
             # One suite per prompt variant (``<suite>@<variant>``), or the suite itself.
             runs = variants.expand(suite, kind_named(registry, suite.kind), getattr(self.llmops, "prompt_variants", ()))
             items = [CaseItem.from_parent(self, name=case_name(case, spec.alias, run), suite=run, case=case,
@@ -239,6 +240,10 @@ class CaseItem(pytest.Item):
         record.update(variants.record_fields(self.suite, self.suite_name))
         if self.case_run.rag_contexts is not None:
             record["contexts"] = self.case_run.rag_contexts
+        if self.case.metadata:
+            record["metadata"] = dict(self.case.metadata)
+        if self.suite.slices:  # the fields report/slices.py folds this suite's records by
+            record["slice_by"] = dict(self.suite.slices)
         if error:
             record["error"] = error
         return record

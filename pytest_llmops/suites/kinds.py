@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol
 
 from pytest_llmops.providers.base import Generation, GenerationRequest, InfraError
 from pytest_llmops.report.faces import COMMON_LOWER_IS_BETTER, metric_at, rate_summary
+from pytest_llmops.report.slices import outcome_passed
 from pytest_llmops.suites.repeats import failure_text, needed, repeat_fields, sample_requests
 from pytest_llmops.suites.repeats_metrics import RepeatsAggregator
 from pytest_llmops.suites.suite_file import CaseSpec, SuiteSpec
@@ -309,6 +310,11 @@ class SuiteKind:
         """A fresh aggregator for one suite's records: the repeat metrics (pass fraction,
         pass@k, flakiness) when some case ran with more than one sample, else none."""
         return RepeatsAggregator()  # type: ignore[return-value]  # duck-typed Aggregator
+
+    def slice_outcome(self, record: dict[str, Any]) -> bool | None:
+        """Whether ``record`` counts as a pass in the suite's bias slices (``slices:``, ``--llm-slice``;
+        report/slices.py): its outcome by default; ``None`` leaves it out (errors, skipped cases)."""
+        return outcome_passed(record)
 
     def baseline_entry(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """``(provenance, case entry)`` to store for ``record`` under ``--llm-update-baseline``.

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pytest_llmops.suites.slicing import case_metadata, suite_slices
 from pytest_llmops.providers.base import GenerationParams
 from pytest_llmops.suites.repeats import (
     RepeatSettings,
@@ -27,8 +28,9 @@ from pytest_llmops.suites import variants as _variants
 SUBJECTS = ("model", "prompt", "rag")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _TOP_KEYS = {"suite", "kind", "description", "subject", "system", "prompt", "rag", "generation", "defaults",
-             "cases", "repeats", "pass_if", *_variants.KEYS}
-_CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags", "repeats", "pass_if"}
+             "cases", "repeats", "pass_if", "slices", *_variants.KEYS}
+_CASE_KEYS = {"id", "input", "vars", "system", "checks", "generation", "description", "tags", "repeats", "pass_if",
+              "metadata"}
 
 
 class SuiteFileError(Exception):
@@ -93,6 +95,8 @@ class CaseSpec:
     data: dict[str, Any] = field(default_factory=dict)  # kind-specific facts about the case
     repeats: int = 1  # samples of the case's request (see suites/repeats.py)
     pass_if: str = "all"  # the rule that turns its samples' verdicts into the case's
+    #: facts about the case a suite may be sliced by (``metadata.segment``), copied into its record
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +120,9 @@ class SuiteSpec:
     variants: list[Any] = field(default_factory=list)
     ab_reference: str | None = None  # the reference variant's name
     variant: Any = None  # set on the per-variant copies collection makes
+    #: slice name -> dotted record path: the file's ``slices:`` and the run's ``--llm-slice``
+    #: (docs/slices.md); every record of the suite carries it as ``slice_by``
+    slices: dict[str, str] = field(default_factory=dict)
 
 
 def suite_name_for(path: Path, rootdir: Path) -> str:
@@ -160,13 +167,14 @@ def _check_keys(node: Any, where: str, line: int = 1, depth: int = 0, seen: set[
 
 
 def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, registry: Any,
-               default_repeats: int = 1) -> SuiteSpec:
+               default_repeats: int = 1, default_slices: Any = ()) -> SuiteSpec:
     """Parse and validate ``path``; raise :class:`SuiteFileError` on the first problem.
 
     ``registry`` holds the registered suite kinds (``kinds``: name -> kind), the checks and
     the kinds' extension tables; the file's ``kind`` must be one of the registered kinds.
     ``default_repeats`` (``--llm-repeats``) is the sample count of cases whose file says none,
-    in suites whose kind and subject take repeats."""
+    in suites whose kind and subject take repeats. ``default_slices`` (``--llm-slice``) are
+    ``(name, path)`` slices every suite adds to its file's ``slices:``."""
     kinds: dict[str, Any] = registry.kinds
     checks: dict[str, Any] = registry.checks
     where = str(path)
@@ -234,6 +242,8 @@ def load_suite(path: Path, rootdir: Path, default_params: GenerationParams, regi
                       repeat_settings=_repeat_settings(data, handler, subject, default_repeats,
                                                        lambda f, why: fail(top_line, f, why)))
 
+    suite.slices = suite_slices(data.get("slices"), default_slices, lambda f, why: fail(top_line, f, why))
+
     def parse_cases() -> list[CaseSpec]:
         return _parse_cases(data, suite, checks, fail)
 
@@ -290,9 +300,13 @@ def _parse_cases(data: dict[str, Any], suite: "SuiteSpec", checks: dict[str, Any
         case_params = parse_params(raw.get("generation") or {}, params, case_fail)
         repeats, pass_if = case_repeats(raw, suite.repeat_settings, case_params, case_fail)
         tags = raw.get("tags") or []
+        if not isinstance(tags, list):
+            raise case_fail("tags", "expected a list of tags")
+        metadata = case_metadata(raw.get("metadata"), case_fail)
         cases.append(CaseSpec(id=case_id, index=index, line=line, input=text, vars=dict(variables),
                               system=case_system, checks=default_checks + case_checks, params=case_params,
-                              tags=[str(t) for t in tags], repeats=repeats, pass_if=pass_if))
+                              tags=[str(t) for t in tags], repeats=repeats, pass_if=pass_if,
+                              metadata=metadata))
     return cases
 
 

@@ -131,6 +131,11 @@ class MetamorphicKind(SuiteKind):
             "family": mm.family, "relation": mm.relation.name, "relation_family": mm.relation.family,
             "perturbations": mm.perturbations, "noop": False, "noop_followups": len(mm.noop),
         }
+        groups = fairness_groups(mm)
+        if groups:
+            # a fairness swap's case is in the slice of the group it describes (female, male, ...):
+            # the suite's bias slices report each group's held rate and the largest gap (docs/slices.md)
+            fields.update(group=groups, slice_by={"group": "group", **case.suite.slices})
         if mm.noop and not mm.followups:
             fields.update(noop=True, violated=None, undecided=False, noop_changes=[f.summary() for f in mm.noop])
             names = ", ".join(sorted({f.perturbation for f in mm.noop}))
@@ -159,6 +164,15 @@ class MetamorphicKind(SuiteKind):
                           failure=f"{mm.relation.name} violated ({mm.family}): {result.evidence}")
 
     # -- on the controller -----------------------------------------------------------------
+    def slice_outcome(self, record: dict[str, Any]) -> bool | None:
+        """In bias slices a case passes when its relation held (a violation passes the test but not
+        the slice); no-op, undecided and error cases are left out."""
+        if record.get("outcome") not in ("passed", "failed"):
+            return None
+        if "violated" in record:
+            return None if record["violated"] is None else not record["violated"]
+        return record.get("outcome") == "passed"
+
     def aggregator(self) -> Aggregator:
         """Violation rate, no-op and undecided counts, position gap (see :mod:`.aggregate`)."""
         return MetamorphicAggregator()
@@ -193,6 +207,17 @@ def check_outputs(mm: MetamorphicCase, generations: list[Generation], fields: di
             for sample, output in [(mm.source_sample, source),
                                    *((f.sample, o) for f, o in zip(mm.followups, texts[1:]))]]
     return verdicts
+
+
+def fairness_groups(mm: MetamorphicCase) -> list[str]:
+    """The ``fairness_group`` labels of the case's live follow-ups' changes, in first-seen order."""
+    labels: list[str] = []
+    for followup in mm.followups:
+        for change in followup.perturbed.changes or []:
+            label = change.get("fairness_group") if isinstance(change, dict) else None
+            if isinstance(label, str) and label not in labels:
+                labels.append(label)
+    return labels
 
 
 def recorded_sample(sample: dict[str, Any]) -> dict[str, Any]:

@@ -79,21 +79,29 @@ class _Swap(_Grouped):
     options = ("groups",)
 
     def groups(self, options: dict[str, Any]) -> list[list[str]]:
+        return [terms for _, terms in self.labelled_groups(options)]
+
+    def labelled_groups(self, options: dict[str, Any]) -> list[tuple[str, list[str]]]:
+        """``(label, terms)`` per group: a mapping's keys label its groups (``female: [...]``), a
+        list's groups are labelled by position (``group-0``, ...)."""
         raw = options.get("groups")
         if raw is None:
             raw = (options.get("lexicon") or {}).get(self.lexicon_key)
+        labels: list[str] = []
         if isinstance(raw, dict):
-            raw = list(raw.values())
+            labels, raw = [str(k) for k in raw], list(raw.values())
         if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
             raw = [raw]
         if not isinstance(raw, list) or not raw or not all(
                 isinstance(g, list) and len(g) >= 2 and all(isinstance(x, str) for x in g) for g in raw):
             raise ValueError(f"needs groups of interchangeable terms (lists of at least two strings): give the "
                              f"option 'groups' or a suite 'lexicon:' file with '{self.lexicon_key}:'")
-        return [list(g) for g in raw]
+        labels = labels or [f"group-{i}" for i in range(len(raw))]
+        return [(label, list(g)) for label, g in zip(labels, raw)]
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-        groups = self.groups(options)
+        labelled = self.labelled_groups(options)
+        groups = [terms for _, terms in labelled]
         group_of = {term: gi for gi, group in enumerate(groups) for term in group}
         found = list(_word_re(list(group_of)).finditer(text))
         mapping: dict[str, str] = {}
@@ -109,8 +117,10 @@ class _Swap(_Grouped):
         if not mapping:
             return text, []
         new = _word_re(list(mapping)).sub(lambda m: mapping.get(m.group(), m.group()), text)
-        return new, [{"op": self.name, "from": term, "to": to, "group": group_of[term]}
-                     for term, to in mapping.items()]
+        # ``fairness_group``: the label of the group the swapped terms belong to; a case's record
+        # lists its follow-ups' labels as ``group``, the key its bias slices read (docs/slices.md)
+        return new, [{"op": self.name, "from": term, "to": to, "group": group_of[term],
+                      "fairness_group": labelled[group_of[term]][0]} for term, to in mapping.items()]
 
 
 class SwapNames(_Swap):
@@ -137,7 +147,7 @@ class SwapPronouns(TextPerturbation):
 
     name = "swap-pronouns"
     description = "gendered pronouns and nouns flipped (fairness)"
-    options = ("pairs",)
+    options = ("pairs", "labels")
 
     def pairs(self, options: dict[str, Any]) -> list[list[str]]:
         raw = options.get("pairs") or (options.get("lexicon") or {}).get("pronouns") or _DEFAULT_PRONOUNS
@@ -145,9 +155,18 @@ class SwapPronouns(TextPerturbation):
             raise ValueError("option 'pairs' must be a list of [word, word] pairs")
         return [[str(a), str(b)] for a, b in raw]
 
+    def labels(self, options: dict[str, Any]) -> list[str]:
+        """The group labels of a pair's first and second word (option ``labels``; default male, female)."""
+        raw = options.get("labels", ["male", "female"])
+        if not isinstance(raw, list) or len(raw) != 2 or not all(isinstance(x, str) and x for x in raw):
+            raise ValueError("option 'labels' must name the groups of a pair's first and second word, "
+                             "e.g. [male, female]")
+        return [str(x) for x in raw]
+
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         options = super().validate(options)
         self.pairs(options)
+        self.labels(options)
         return options
 
     def perturb_text(self, text: str, rng: random.Random, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -168,7 +187,11 @@ class SwapPronouns(TextPerturbation):
                 possessive = bool(following) and following.group(1).lower() not in _OBJECT_CONTEXT
                 target = next((t for t in targets if t.lower() == ("his" if possessive else "him")), targets[0])
             target = target.capitalize() if word[:1].isupper() else target
-            changes.append({"op": "swap-pronoun", "at": m.start(), "before": word, "after": target})
+            # pairs are written [male, female] (the lexicon's and the defaults' order): the group
+            # is the side the source word is on, the person the source text describes
+            side = next((i for a_b in self.pairs(options) for i, w in enumerate(a_b) if w.lower() == word.lower()), 0)
+            changes.append({"op": "swap-pronoun", "at": m.start(), "before": word, "after": target,
+                            "fairness_group": self.labels(options)[side]})
             return target
 
         new = pattern.sub(replace, text)
