@@ -162,7 +162,7 @@ def read_interactions(path: Path) -> Iterator[Interaction | LogLineError]:
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
                 yield LogLineError(path, number, f"not UTF-8 text (byte {exc.start})")
                 continue
