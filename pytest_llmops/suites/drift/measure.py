@@ -105,7 +105,7 @@ def run_drift(spec: DriftSpec, checks: dict[str, Any], context: dict[str, Any],
     }
     result["verdict"] = verdict(result, spec.alpha)
     done = time.perf_counter()
-    result["timing"] = {"scan_s": round(scanned - started, 3), "embed_s": round(embedded - scanned, 3),
+    result["timings"] = {"scan_s": round(scanned - started, 3), "embed_s": round(embedded - scanned, 3),
                         "tests_s": round(done - embedded, 3), "lines": scanner.lines,
                         "us_per_line": round(1e6 * (done - started) / max(1, scanner.lines), 1)}
     return {"drift": result, "slice_counts": slice_counts(scanner), "failures": scanner.failures}
