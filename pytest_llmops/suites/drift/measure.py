@@ -19,16 +19,17 @@ from pytest_llmops.suites.drift.spec import DriftSpec
 from pytest_llmops.suites.drift.stream import Scanner, WindowStats, scan
 from pytest_llmops.suites.drift.topics import topic_shift
 
-EMBED_BATCH = 64
+EMBED_BATCH = 32  # rows per batch: larger batches cost more resident memory (docs/drift.md) for little speed
 
 
 def default_embed(texts: list[str]) -> np.ndarray:
-    """Unit-length all-MiniLM-L6-v2 embeddings (the model ``similar`` checks use), in batches."""
-    from pytest_llmops.checks.embeddings import shared_embedder  # torch: only when a drift suite runs
+    """Unit-length all-MiniLM-L6-v2 embeddings (the model ``similar`` checks use), in batches,
+    through the transformers-free encoder (``encoder.py``: same vectors, a third of the memory)."""
+    from pytest_llmops.suites.drift.encoder import shared_lean_minilm  # torch: only when a drift suite runs
 
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    return shared_embedder().embed(texts, batch_size=EMBED_BATCH).numpy().astype(np.float32)
+    return shared_lean_minilm().embed(texts, batch_size=EMBED_BATCH)
 
 
 def output_drift(ref: WindowStats, cur: WindowStats) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 permutation test (Gretton et al. 2012, "A Kernel Two-Sample Test").
 
 - Kernel: Gaussian RBF ``exp(-|x-y|^2 / (2 s^2))`` with ``s^2`` the median pairwise squared
-  distance of the pooled sample (the median heuristic).
+  distance of the pooled sample (the median heuristic; over 100,000 seeded random pairs when
+  the sample has more).
 - Statistic: the unbiased MMD^2 estimate. Its null distribution comes from ``permutations``
   seeded relabellings of the pooled sample; the p-value is ``(1 + #{null >= observed}) /
   (1 + permutations)``, so it is never 0 and is exact in level.
@@ -11,8 +12,10 @@ permutation test (Gretton et al. 2012, "A Kernel Two-Sample Test").
   0 when the windows look alike, growing towards 1 as they separate), which does not grow
   with the sample sizes the way a p-value does.
 
-Memory: the pooled kernel matrix, ``(n_ref + n_cur)^2`` float32 values (64 MB at the default
-2,000 per window); permutations run in chunks against it.
+Memory: the kernel matrix is computed ``BLOCK`` rows at a time and folded into every
+labelling's quadratic form at once, so it is never held whole; what is held is the
+labellings, ``(permutations + 1) x (n_ref + n_cur)`` float32 values (16 MB at the defaults:
+1,000 permutations, 2,000 messages per window).
 """
 
 from __future__ import annotations
@@ -21,14 +24,22 @@ from typing import Any
 
 import numpy as np
 
-CHUNK = 100  # permutations per matrix product
+BLOCK = 512  # kernel rows computed at a time
+MEDIAN_PAIRS = 100_000
 
 
-def _squared_distances(z: np.ndarray) -> np.ndarray:
-    norms = (z * z).sum(axis=1)
-    d2 = norms[:, None] + norms[None, :] - 2.0 * (z @ z.T)
-    np.maximum(d2, 0.0, out=d2)
-    return d2
+def median_pair_distance(z: np.ndarray, seed: int, pairs: int = MEDIAN_PAIRS) -> float:
+    """Median squared distance over all pairs ``i < j``, or over ``pairs`` seeded random ones
+    when there are more (the median heuristic needs no more precision than that)."""
+    size = len(z)
+    if size * (size - 1) // 2 <= pairs:
+        i, j = np.triu_indices(size, k=1)
+    else:
+        rng = np.random.default_rng(seed)
+        i = rng.integers(0, size, pairs)
+        j = (i + rng.integers(1, size, pairs)) % size  # never i itself
+    d2 = np.concatenate([((z[i[k:k + 10_000]] - z[j[k:k + 10_000]]) ** 2).sum(1) for k in range(0, len(i), 10_000)])
+    return float(np.median(d2))
 
 
 def _mmd2_from_sums(within_x: np.ndarray, row_sums_x: np.ndarray, total: float, m: int, n: int) -> np.ndarray:
@@ -39,6 +50,27 @@ def _mmd2_from_sums(within_x: np.ndarray, row_sums_x: np.ndarray, total: float, 
     return (within_x - m) / (m * (m - 1)) + (within_y - n) / (n * (n - 1)) - 2.0 * cross / (m * n)
 
 
+def _quadratic_forms(z: np.ndarray, median: float, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(s'Ks, K1)`` for every labelling ``s`` (rows of ``labels``), computing the kernel matrix
+    ``BLOCK`` rows at a time: it is never held whole, so memory does not grow with its square."""
+    norms = (z * z).sum(1)
+    within = np.zeros(len(labels), dtype=np.float64)
+    row_sums = np.zeros(len(z), dtype=np.float64)
+    for start in range(0, len(z), BLOCK):
+        stop = min(len(z), start + BLOCK)
+        block = z[start:stop] @ z.T  # rows start..stop of K, built in place
+        block *= -2.0
+        block += norms[start:stop, None]
+        block += norms[None, :]
+        np.maximum(block, 0.0, out=block)
+        block *= -1.0 / (2.0 * median)
+        np.exp(block, out=block)
+        row_sums[start:stop] = block.sum(1, dtype=np.float64)
+        partial = block @ labels.T  # (rows, labellings): K[rows] s
+        within += (labels[:, start:stop].T * partial).sum(0, dtype=np.float64)
+    return within, row_sums
+
+
 def mmd_test(reference: np.ndarray, current: np.ndarray, permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The input-shift metric: ``{p_value, mmd, mmd2, effect_size, bandwidth, n_reference, n_current, permutations}``."""
     m, n = len(reference), len(current)
@@ -47,29 +79,19 @@ def mmd_test(reference: np.ndarray, current: np.ndarray, permutations: int = 100
     if m < 2 or n < 2:
         return {**out, "p_value": None, "mmd": None, "mmd2": None, "effect_size": None, "value": None}
     z = np.concatenate([reference, current]).astype(np.float32)
-    d2 = _squared_distances(z)
-    upper = d2[np.triu_indices(len(z), k=1)]
-    median = float(np.median(upper)) or 1.0  # identical points: any bandwidth gives the same answer
-    kernel = np.exp(-d2 / (2.0 * median), dtype=np.float32)
-    del d2, upper
-    row_sums = kernel.sum(axis=1, dtype=np.float64)
-    total = float(row_sums.sum())
-    labels = np.zeros(m + n, dtype=np.float32)
-    labels[:m] = 1.0
-    observed = float(_mmd2_from_sums(np.array([labels @ kernel @ labels], dtype=np.float64),
-                                     np.array([labels @ row_sums]), total, m, n)[0])
+    median = median_pair_distance(z, seed) or 1.0  # identical points: any bandwidth gives the same answer
     rng = np.random.default_rng(seed)
-    exceed = 0
-    done = 0
-    while done < permutations:
-        size = min(CHUNK, permutations - done)
-        indicators = np.zeros((size, m + n), dtype=np.float32)
-        for row in range(size):
-            indicators[row, rng.permutation(m + n)[:m]] = 1.0
-        within = ((indicators @ kernel) * indicators).sum(axis=1, dtype=np.float64)
-        null = _mmd2_from_sums(within, indicators.astype(np.float64) @ row_sums, total, m, n)
-        exceed += int((null >= observed - 1e-12).sum())
-        done += size
+    # Row 0 is the observed labelling (the reference window); the others are seeded relabellings.
+    labels = np.zeros((permutations + 1, m + n), dtype=np.float32)
+    labels[0, :m] = 1.0
+    for row in range(1, permutations + 1):
+        labels[row, rng.permutation(m + n)[:m]] = 1.0
+    within, row_sums = _quadratic_forms(z, median, labels)
+    total = float(row_sums.sum())
+    sums = np.concatenate([labels[k:k + 100].astype(np.float64) @ row_sums for k in range(0, len(labels), 100)])
+    stats = _mmd2_from_sums(within, sums, total, m, n)
+    observed, null = float(stats[0]), stats[1:]
+    exceed = int((null >= observed - 1e-9).sum())
     mean_k = total / float((m + n) ** 2)
     w_ref, w_cur = m / (m + n), n / (m + n)
     spread = 1.0 - mean_k

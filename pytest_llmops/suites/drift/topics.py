@@ -1,8 +1,10 @@
 """Topics that grew or shrank: k-means clusters of the pooled sample of user-message embeddings.
 
-The clustering is scikit-learn's ``KMeans`` (k-means++ starts, several restarts, seeded)
-where scikit-learn is installed, else the same algorithm in a few lines of numpy (seeded
-k-means++ and Lloyd iterations); ``method`` in the metric says which ran. Each cluster's
+The clustering is k-means in a few lines of numpy (seeded k-means++ starts, 4 restarts,
+Lloyd iterations). scikit-learn's ``KMeans`` is the well-kept implementation, but importing
+it (with scipy) adds about 150 MB resident, a third of the drift kind's memory budget, for
+a few thousand points; ``tests/test_drift_stats.py`` checks that this one reaches the same
+clustering quality (inertia) as scikit-learn's on the same data. Each cluster's
 share of each window's sample is compared like any rate (``compare.compare_rates``), and the
 clusters whose share grew or shrank most are reported with a few keywords and the messages
 nearest their centre as examples.
@@ -19,6 +21,7 @@ import numpy as np
 
 from pytest_llmops.suites.drift.compare import compare_rates
 
+METHOD = "k-means (numpy: k-means++ starts, 4 restarts, Lloyd iterations)"
 SHOWN = 3  # clusters reported each way, and examples per cluster
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _STOP = frozenset("""the and for you your are was were with this that have has had not but can could
@@ -58,12 +61,7 @@ def _kmeans_numpy(x: np.ndarray, k: int, seed: int, restarts: int = 4, iteration
 def cluster(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, str]:
     """Cluster labels of the rows of ``x`` and the method used."""
     k = max(1, min(k, len(x)))
-    try:
-        from sklearn.cluster import KMeans  # scikit-learn: only when a drift suite clusters topics
-    except ImportError:
-        return _kmeans_numpy(x, k, seed), "k-means (numpy, k-means++ starts, 4 restarts)"
-    model = KMeans(n_clusters=k, n_init=4, random_state=seed)
-    return model.fit_predict(x.astype(np.float64)), "k-means (scikit-learn KMeans, k-means++ starts, 4 restarts)"
+    return _kmeans_numpy(x.astype(np.float64), k, seed), METHOD
 
 
 def _keywords(texts: Sequence[str], background: Counter[str], total: int, top: int = 5) -> list[str]:
