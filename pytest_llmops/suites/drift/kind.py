@@ -76,7 +76,8 @@ class DriftKind(SuiteKind):
         result = measurement["drift"]
         verdict = result["verdict"]
         checks = [{"name": name, "passed": p >= verdict["alpha"], "score": p, "arg": verdict["alpha"],
-                   "evidence": f"Holm-adjusted p={p:.3g} ({'<' if p < verdict['alpha'] else '>='} {verdict['alpha']})"}
+                   "evidence": f"{'p' if name == 'input_shift' else 'Holm-adjusted p'}={p:.3g} "
+                               f"({'<' if p < verdict['alpha'] else '>='} {verdict['alpha']})"}
                   for name, p in verdict["adjusted_p"].items()]
         fields = {"drift": result, "slice_counts": measurement["slice_counts"],
                   "failures": measurement["failures"], "output": None}
