@@ -109,7 +109,7 @@ def main() -> None:
     full = compare(ref_half, cur_half, folder, spec_args, embed, seed=0)
     print(f"reference half vs current half: input p={full['input_shift']['p_value']}, "
           f"effect {full['input_shift']['effect_size']}, drifted {full['verdict']['drifted']}")
-    doses = [float(d) for d in args.doses.split(",")]
+    doses = [float(d) for d in args.doses.split(",") if d.strip()]
     rows: dict[str, list[dict[str, Any]]] = {"A/A": [], **{f"f={d}": [] for d in doses}}
     for index in range(args.splits):
         rng = random.Random(1000 + index)
