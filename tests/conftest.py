@@ -27,8 +27,6 @@ import transformers.modeling_utils  # noqa: F401
 # The fast-tokenizer class: llguidance checks isinstance(tokenizer, PreTrainedTokenizerFast),
 # which fails when the class first loaded inside an inner run is loaded again afterwards.
 from transformers import PreTrainedTokenizerFast  # noqa: F401
-# scikit-learn's KMeans clusters a drift suite's topics (C extensions: import once, here).
-import sklearn.cluster  # noqa: F401
 
 from llmops_testutils import LlmProject
 from pytest_llmops.providers.model_store import llmops_home
