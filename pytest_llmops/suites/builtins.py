@@ -18,6 +18,7 @@ import pytest_llmops.checks.plugin as checks_plugin
 import pytest_llmops.faults.plugin as faults_plugin
 import pytest_llmops.providers.builtin as providers_plugin
 import pytest_llmops.suites.adversarial.plugin as adversarial_plugin
+import pytest_llmops.suites.drift.plugin as drift_plugin
 import pytest_llmops.suites.functional as functional
 import pytest_llmops.suites.garak.plugin as garak_plugin
 import pytest_llmops.suites.latency.plugin as latency_plugin
@@ -27,7 +28,7 @@ from pytest_llmops.core.registry import Registry, build_registry, make_plugin_ma
 
 BUILTIN_PLUGINS: tuple[ModuleType, ...] = (
     providers_plugin, faults_plugin, checks_plugin, functional, adversarial_plugin, metamorphic_plugin,
-    regression_plugin, garak_plugin, latency_plugin,
+    regression_plugin, garak_plugin, latency_plugin, drift_plugin,
 )
 
 

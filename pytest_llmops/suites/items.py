@@ -49,9 +49,11 @@ class SuiteFile(pytest.File):
                                self.llmops.default_repeats, getattr(self.llmops, "default_slices", ()))
             # One suite per prompt variant (``<suite>@<variant>``), or the suite itself.
             runs = variants.expand(suite, kind_named(registry, suite.kind), getattr(self.llmops, "prompt_variants", ()))
+            # A kind that reads logged answers runs once, under the first model's alias.
+            specs = self.llmops.specs[:1] if kind_named(registry, suite.kind).model_free else self.llmops.specs
             items = [CaseItem.from_parent(self, name=case_name(case, spec.alias, run), suite=run, case=case,
                                           alias=spec.alias)
-                     for run in runs for spec in self.llmops.specs for case in run.cases]
+                     for run in runs for spec in specs for case in run.cases]
         except (SuiteFileError, variants.VariantError) as exc:
             yield InvalidSuiteItem.from_parent(self, name="<invalid suite file>", problem=str(exc))
             return
@@ -154,7 +156,7 @@ class CaseItem(pytest.Item):
             self.kind.check_ready(self.case_run)
             if self.kind.through_pipeline(self.suite):
                 self._answer_through_pipeline()
-            else:
+            elif not self.kind.model_free:
                 self.run.ensure_prefetched(self.alias)
                 results = self.run.generate(self.alias, self.kind.plan(self.case_run))
                 for result in results:

@@ -229,6 +229,10 @@ class SuiteKind:
     #: ``system_prompts:``, ``--llm-prompt-variant``); kinds that bake the prompt into their
     #: cases while parsing, or compare against stored baselines, leave it off
     prompt_variants: bool = False
+    #: whether the kind reads answers that were already given (logged traffic) instead of asking
+    #: a model: its suites get one item per case (not one per ``--llm-model``), and nothing is
+    #: prefetched or loaded for them
+    model_free: bool = False
     face: ReportFace = ReportFace()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
