@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_llmops.core.stats import rate_metric
 from pytest_llmops.suites.kinds import Aggregator
 
-try:  # helper B's slice statistics (issue 20): groups' intervals, the largest gap, its bounds
-    from pytest_llmops.core.slices import slice_summary  # type: ignore[import-not-found]
-except ImportError:  # TODO(merge issue 20): drop this fallback once core/slices.py is merged
-    slice_summary = None
+from pytest_llmops.core.slices import slice_summary  # groups' intervals, the largest gap, its bounds
 
 
 def summarize_slices(counts: dict[str, dict[str, dict[str, list[int]]]], window: str = "current") -> dict[str, Any]:
@@ -27,11 +23,7 @@ def summarize_slices(counts: dict[str, dict[str, dict[str, list[int]]]], window:
     for path, windows in sorted(counts.items()):
         groups = {g: (int(c[0]), int(c[1])) for g, c in (windows.get(window) or {}).items()}
         name = path.rsplit(".", 1)[-1]
-        if slice_summary is not None:
-            out[name] = {**slice_summary(groups), "field": path, "window": window}
-        else:
-            out[name] = {"groups": {g: rate_metric(p, n) for g, (p, n) in sorted(groups.items())},
-                         "n_groups": len(groups), "field": path, "window": window}
+        out[name] = {**slice_summary(groups), "field": path, "window": window}
     return out
 
 
