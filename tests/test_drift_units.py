@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drift_logs import REFUSAL, START
+from drift_logs import REFUSAL
 
 from pytest_llmops.suites.builtins import default_registry
 from pytest_llmops.suites.drift.aggregate import DriftAggregator, summarize_slices
