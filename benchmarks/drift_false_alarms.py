@@ -24,7 +24,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,8 @@ def main() -> None:
     lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.split:
         cut = datetime.fromisoformat(args.split.replace("Z", "+00:00"))
+        if cut.tzinfo is None:  # a bare date or time is UTC midnight, as in suite windows
+            cut = cut.replace(tzinfo=timezone.utc)
         stamp = [datetime.fromisoformat(json.loads(l)["timestamp"].replace("Z", "+00:00")) for l in lines]
         ref_half = [l for l, s in zip(lines, stamp) if s < cut]
         cur_half = [l for l, s in zip(lines, stamp) if s >= cut]
