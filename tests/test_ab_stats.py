@@ -132,7 +132,8 @@ def _report(versions: dict[str, str]) -> dict[str, Any]:
                                "p_holm": 0.0156, "verdict": "worse"}})
         metrics: dict[str, Any] = {"ab": ab}
         if variant == "b":
-            metrics["cost"] = {"total": 0.0125, "currency": "USD"}
+            # Paid 0 this run (its answers were shared or cached): the table shows per case.
+            metrics["cost"] = {"total": 0.0, "saved": 0.025, "per_case": 0.0125, "currency": "USD"}
         suites[f"s@{variant}"] = {"model": "m", "metrics": metrics}
     return {"suites": suites}
 
@@ -150,6 +151,6 @@ def test_rows_show_flips_and_the_cost_present() -> None:
     head = _report({"a": "v1", "b": "v2"})
     (row,) = markdown_rows(head["suites"])
     assert "c0 \u2193" in row and r"\(+2 more\)" in row
-    assert "cost n/a \u2192 \\$0.0125" in row  # only the candidate's suite has a cost here
+    assert "cost per case n/a \u2192 \\$0.0125" in row  # only the candidate's suite has a cost here
     (line,) = terminal_lines(head["suites"])
     assert line.startswith("A/B s@b vs a: WORSE") and "p 0.0156" in line and "flips 7 worse, 0 better" in line

@@ -23,7 +23,7 @@ class RightPadNoMask(HFProvider):
     """The batching bug: prompts padded on the right, and every position attended (an all-ones
     mask, as if none were given), so a shorter prompt reads pad tokens before generating."""
 
-    def _generate(self, prompts: list[str], params: Any, do_sample: bool, schemas: Any = None) -> list[Generation]:
+    def _generate(self, prompts: list[str], params: Any, seeds: Any = None, schemas: Any = None) -> list[Generation]:
         import torch
 
         tok, model = self.tokenizer, self.model
