@@ -15,25 +15,11 @@ from pytest_llmops.core.specs import parse_spec
 from pytest_llmops.providers.base import GenerationParams, GenerationRequest
 from pytest_llmops.providers.openai_provider import OpenAIProvider
 
+from .cost_suite import MAX_NEW_TOKENS, SUITE
+
 pytestmark = pytest.mark.slow
 
-MAX_NEW_TOKENS = 8
 PRICE_IN, PRICE_OUT, PRICE_CACHED = 150.0, 600.0, 75.0  # USD per million tokens
-SUITE = f"""
-suite: functional/cost
-generation:
-  max_new_tokens: {MAX_NEW_TOKENS}
-cases:
-  - id: capital
-    input: What is the capital of France?
-    checks:
-      - not-empty
-  - id: colours
-    system: Answer briefly.
-    input: Name three colours.
-    checks:
-      - not-empty
-"""
 GATES = f"""
 prices:
   smollm2: {{input: {PRICE_IN}, output: {PRICE_OUT}, cached_input: {PRICE_CACHED}}}

@@ -13,26 +13,12 @@ import pytest
 from pytest_llmops.cli import main as llmops
 from pytest_llmops.providers.model_store import converted_gguf_folder, smollm2_gguf_path
 
+from .cost_suite import MAX_NEW_TOKENS, SUITE
+
 pytestmark = pytest.mark.slow
 pytest.importorskip("torch")
 
-MAX_NEW_TOKENS = 8
 PRICE_IN, PRICE_OUT = 150.0, 600.0  # USD per million tokens: large enough that a few tokens show
-SUITE = f"""
-suite: functional/cost
-generation:
-  max_new_tokens: {MAX_NEW_TOKENS}
-cases:
-  - id: capital
-    input: What is the capital of France?
-    checks:
-      - not-empty
-  - id: colours
-    system: Answer briefly.
-    input: Name three colours.
-    checks:
-      - not-empty
-"""
 GATES = f"""
 prices:
   smollm2: {{input: {PRICE_IN}, output: {PRICE_OUT}}}
