@@ -98,6 +98,24 @@ def test_windows_by_file_and_bad_lines_are_counted_not_fatal(project: LlmProject
     assert metrics["input_shift"]["p_value"] < 0.01
 
 
+def test_slices_are_parsed_as_in_every_suite_with_names_and_llm_slice(project: LlmProject) -> None:
+    # The mapping form names a slice; --llm-slice adds one to every suite, this one included.
+    write_log(project.path / "logs/traffic.jsonl", 400, seed=8, shift_after=200, refusal_after=0.3)
+    _suite(project)
+    suite = project.path / "evalsuites/drift/traffic.eval.yaml"
+    suite.write_text(suite.read_text().replace("slices: [metadata.segment]", "slices: {tier: metadata.segment}"))
+    result = project.run("--llm-model=echo:e", "--llm-slice=subject=metadata.topic")
+    result.assert_outcomes(xfailed=1)
+    slices = project.report()["suites"]["drift/traffic"]["metrics"]["slices"]
+    assert set(slices) == {"tier", "subject"}
+    assert slices["tier"]["field"] == "metadata.segment" and set(slices["tier"]["groups"]) == {"free", "pro"}
+    assert slices["subject"]["field"] == "metadata.topic" and slices["subject"]["window"] == "current"
+    assert sum(g["n"] for g in slices["subject"]["groups"].values()) == 200  # every current-window line
+    bad = project.run("--llm-model=echo:e", "--llm-slice=tier=metadata.topic")
+    bad.assert_outcomes(errors=1)  # one name on two paths: the file's error, named
+    assert "slices" in bad.stdout.str() and "tier" in bad.stdout.str()
+
+
 @pytest.mark.parametrize("body, expected", [
     ("reference: {to: 2026-10-09}\ncurrent: {from: 2026-10-09}\n", "field 'reference': no log to read"),
     ("log: logs/traffic.jsonl\nreference: {to: 2026-10-09}\n", "field 'current': required"),

@@ -17,12 +17,15 @@ from pytest_llmops.suites.kinds import Aggregator
 from pytest_llmops.core.slices import slice_summary  # groups' intervals, the largest gap, its bounds
 
 
-def summarize_slices(counts: dict[str, dict[str, dict[str, list[int]]]], window: str = "current") -> dict[str, Any]:
-    """``{name: summary}`` of each sliced field's groups in ``window``."""
+def summarize_slices(counts: dict[str, dict[str, dict[str, list[int]]]], window: str = "current",
+                     names: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{name: summary}`` of each sliced field's groups in ``window``; ``names`` maps a slice's
+    name to its path (the record's ``slice_by``), else a slice is named by its path's last part."""
+    name_of = {path: name for name, path in (names or {}).items()}
     out: dict[str, Any] = {}
     for path, windows in sorted(counts.items()):
         groups = {g: (int(c[0]), int(c[1])) for g, c in (windows.get(window) or {}).items()}
-        name = path.rsplit(".", 1)[-1]
+        name = name_of.get(path) or path.rsplit(".", 1)[-1]
         out[name] = {**slice_summary(groups), "field": path, "window": window}
     return out
 
@@ -33,17 +36,19 @@ class DriftAggregator(Aggregator):
     def __init__(self) -> None:
         self.result: dict[str, Any] | None = None
         self.counts: dict[str, Any] = {}
+        self.names: dict[str, str] = {}
 
     def add(self, record: dict[str, Any]) -> None:
         drift = record.get("drift")
         if self.result is None and isinstance(drift, dict):
             self.result = drift
             self.counts = record.get("slice_counts") or {}
+            self.names = record.get("slice_by") or {}
 
     def metrics(self) -> dict[str, Any]:
         if self.result is None:
             return {}
         out = dict(self.result)
         if self.counts:
-            out["slices"] = summarize_slices(self.counts)
+            out["slices"] = summarize_slices(self.counts, names=self.names)
         return out

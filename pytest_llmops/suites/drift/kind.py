@@ -51,7 +51,7 @@ class DriftKind(SuiteKind):
 
     def parse(self, data: dict[str, Any], suite: SuiteSpec, parse_cases: Callable[[], list[CaseSpec]],
               fail: Fail, registry: Any) -> list[CaseSpec]:
-        spec = parse_drift(data, suite.path, registry, fail)
+        spec = parse_drift(data, suite.path, registry, fail, suite.slices)
         line = getattr(data, "line", 1)
         return [CaseSpec(id="drift", index=0, line=line, input=None, vars={}, system=None, checks=[],
                          params=suite.params, tags=["drift"], data={"drift": spec})]

@@ -7,7 +7,7 @@
     reference: {from: 2026-10-01, to: 2026-10-15}  # from inclusive, to exclusive (UTC midnight for a date)
     current: {last: 1d}                            # or {from: ..., to: ...}, or {file: other.jsonl}
     checks: [not-empty, {refusal: false}, english] # output checks, as functional suites write them
-    slices: [metadata.segment]                     # per-group pass counts of the current window
+    slices: [metadata.segment]                     # per-group pass counts (parsed as in every suite)
     sample: 2000          # messages per window embedded for the input-drift test (reservoir sample)
     permutations: 1000    # of the MMD permutation test
     topics: 8             # clusters of the pooled sample
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pytest_llmops.suites.suite_file import CheckSpec, parse_checks
+from pytest_llmops.suites.slicing import suite_slices
 
 KEYS = frozenset({"log", "reference", "current", "checks", "slices", "sample", "permutations", "topics", "alpha",
                   "seed"})
@@ -71,7 +72,7 @@ class DriftSpec:
     reference: Window
     current: Window
     checks: list[CheckSpec] = field(default_factory=list)
-    slices: list[str] = field(default_factory=list)
+    slices: dict[str, str] = field(default_factory=dict)  # slice name -> path into a logged interaction
     sample: int = DEFAULTS["sample"]
     permutations: int = DEFAULTS["permutations"]
     topics: int = DEFAULTS["topics"]
@@ -138,8 +139,12 @@ def _count(data: dict[str, Any], key: str, low: int, fail: Callable[..., Excepti
     return value
 
 
-def parse_drift(data: dict[str, Any], path: Path, registry: Any, fail: Callable[..., Exception]) -> DriftSpec:
-    """Validate a drift suite's keys; ``fail(field, why)`` builds the collection error."""
+def parse_drift(data: dict[str, Any], path: Path, registry: Any, fail: Callable[..., Exception],
+                slices: dict[str, str] | None = None) -> DriftSpec:
+    """Validate a drift suite's keys; ``fail(field, why)`` builds the collection error.
+
+    ``slices`` (name -> record path) is the suite's ``slices:`` as every suite parses it, with
+    the run's ``--llm-slice`` (suites/slicing.py): a drift suite folds them per window itself."""
     if "cases" in data:
         raise fail("cases", "a drift suite compares two windows of a log; it has no cases list")
     base = path.parent
@@ -159,15 +164,14 @@ def parse_drift(data: dict[str, Any], path: Path, registry: Any, fail: Callable[
             "reference", current.file, current.start, current.end):
         raise fail("current", "the same range as 'reference': nothing to compare")
     checks = parse_checks(data.get("checks") or [], registry.checks, fail)
-    slices = data.get("slices") or []
-    if not isinstance(slices, list) or not all(isinstance(s, str) and s for s in slices):
-        raise fail("slices", f"expected a list of record fields such as metadata.segment, got {slices!r}")
+    if slices is None:  # called outside a suite file (benchmarks, unit tests): parse them the same way
+        slices = suite_slices(data.get("slices"), (), fail)
     alpha = data.get("alpha", DEFAULTS["alpha"])
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise fail("alpha", f"expected a significance level in (0, 1), got {alpha!r}")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise fail("seed", f"expected an integer, got {seed!r}")
-    return DriftSpec(reference=reference, current=current, checks=checks, slices=list(slices),
+    return DriftSpec(reference=reference, current=current, checks=checks, slices=dict(slices),
                      sample=_count(data, "sample", 10, fail), permutations=_count(data, "permutations", 99, fail),
                      topics=_count(data, "topics", 2, fail), alpha=float(alpha), seed=seed)

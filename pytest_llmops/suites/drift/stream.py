@@ -132,7 +132,7 @@ class Scanner:
                 ok = False
                 failed.append(label)
         stats.passed += ok
-        for path in self.spec.slices:
+        for path in self.spec.slices.values():
             group = field_value(interaction, path, window)
             counts = stats.slices.setdefault(path, {}).setdefault("(none)" if group is None else str(group), [0, 0])
             counts[0] += ok
