@@ -54,6 +54,11 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     and pytester clears PYTEST_ADDOPTS when it starts, so it is set here, after it.
     """
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:deepeval")
+    # When these tests themselves run under xdist, an inner run must not read the outer
+    # worker's identity (PYTEST_XDIST_WORKER and the worker count size batches and threads,
+    # and name the worker in logs): it is a fresh run, with its own workers if it asks for them.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     return pytester
 
 
