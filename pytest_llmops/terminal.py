@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_llmops.provenance import EngineCounters
 from pytest_llmops.report.ab_table import terminal_lines as ab_lines
+from pytest_llmops.report.shift_table import terminal_lines as shift_lines
 from pytest_llmops.report.faces import headline_text
 from pytest_llmops.report.slices_table import terminal_lines as slice_lines
 from pytest_llmops.report.usage_text import model_lines, run_usage, usage_line
@@ -30,6 +31,8 @@ def write_summary(tr: Any, suites: dict[str, Any], counters: EngineCounters, pub
     for line in ab_lines(suites):
         tr.write_line(line, red=" WORSE " in line, green=" BETTER " in line)
     for line in slice_lines(suites):
+        tr.write_line(line)
+    for line in shift_lines(suites):
         tr.write_line(line)
     for alias, values in counters.items():
         tr.write_line(f"model {alias}: {int(values['generated'])} generated, {int(values['cache_hits'])} "

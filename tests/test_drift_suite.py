@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from drift_logs import START, write_log
 from llmops_testutils import LlmProject
+from pytest_llmops.report.html import render_html
+from pytest_llmops.report.markdown import render_markdown
 
 GATES = """
 environments:
@@ -62,6 +64,19 @@ def test_a_planted_topic_shift_is_detected_and_blocks_the_gate(project: LlmProje
     assert gate["decision"] == "BLOCK"
     assert rows["input_shift.p_value"]["status"] == "FAIL"
     assert rows["output.refusal_rate.ub95"]["status"] == "FAIL"  # the increase's upper bound, 0.25 - 0.05
+
+    # What moved is shown, not only stored: the terminal, Markdown (the PR comment) and HTML.
+    assert any(line.startswith("moved drift/traffic: topic grew: ") for line in result.outlines)
+    markdown = render_markdown(project.report())
+    table = markdown.split("### What moved between the windows", 1)[1].split("\n### ", 1)[0]
+    refusal_row = next(line for line in table.splitlines() if "output.refusal\\_rate" in line)  # Markdown-escaped
+    assert "\u26a0" in refusal_row and "+" in refusal_row  # flagged, with its rise
+    grew = next(line for line in table.splitlines() if "topic grew" in line)
+    cells = [c.strip() for c in grew.split("|")]
+    assert float(cells[4].rstrip("%")) > float(cells[3].rstrip("%")) + 15  # share current > reference
+    assert any(word in grew.lower() for word in ("refund", "charge"))
+    html = render_html(project.report())
+    assert '<table id="shift">' in html and "output.refusal_rate" in html and "topic grew" in html
 
 
 def test_the_same_traffic_in_both_windows_passes(project: LlmProject) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pytest_llmops.report.ab_table import terminal_lines as ab_lines
 from pytest_llmops.report.agreement import agreement_block, agreement_line
+from pytest_llmops.report.shift_table import terminal_lines as shift_lines
 from pytest_llmops.report.faces import face_of, headline_text
 from pytest_llmops.report.load import load_report
 from pytest_llmops.report.slices_table import terminal_lines as slice_lines
@@ -33,6 +34,7 @@ def summary_table(report: dict[str, Any]) -> str:
             lines.append("    " + agreement)
     lines.extend("  " + line for line in ab_lines(report.get("suites") or {}))
     lines.extend("  " + line for line in slice_lines(report.get("suites") or {}))
+    lines.extend("  " + line for line in shift_lines(report.get("suites") or {}))
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.report import ab_table, charts, slices_table
+from pytest_llmops.report import ab_table, charts, shift_table, slices_table
 from pytest_llmops.report.agreement import agreement_block, agreement_line
 from pytest_llmops.report.human_review import review_line
 from pytest_llmops.report.comparison_table import compared_metrics
@@ -346,6 +346,7 @@ def render_html(report: dict[str, Any], history: list[dict[str, Any]] | None = N
         "suites": suite_views,
         "ab_rows": ab_table.rows(suites),
         "slice_rows": slices_table.rows(suites),
+        "shift_rows": shift_table.rows(suites),
         "report_file": REPORT_FILE,
         "per_suite_cap": max_cases_per_suite,
     }

@@ -20,6 +20,7 @@ from pytest_llmops.report.human_review import REVIEW_TABLE_HEAD, markdown_review
 from pytest_llmops.report.comparison_table import COMPARISON_TABLE_HEAD, comparison_rows
 from pytest_llmops.report.ab_table import AB_TABLE_HEAD, markdown_rows as ab_rows
 from pytest_llmops.report.slices_table import SLICES_TABLE_HEAD, markdown_rows as slice_rows
+from pytest_llmops.report.shift_table import SHIFT_TABLE_HEAD, markdown_rows as shift_rows
 from pytest_llmops.report.faces import headline_text, is_number
 from pytest_llmops.report.safe_text import md_cell, md_code, md_text, to_text
 from pytest_llmops.report.usage_text import USAGE_TABLE_HEAD, run_usage, usage_line, usage_rows
@@ -229,7 +230,7 @@ def note_reserve(counts: dict[str, int], order: Iterable[str], limit: int, where
 # -- the Markdown report ----------------------------------------------------------------------
 
 NOTE_ORDER = ("gate checks", "suites", "cost and token rows", "regression metrics", "A/B rows", "slices",
-              "agreement lines", "human review",
+              "window comparison rows", "agreement lines", "human review",
               "failed cases")
 OUTPUT_EXCERPT = 160
 EVIDENCE_EXCERPT = 160
@@ -329,7 +330,7 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     counts = {"gate checks": len(gate_rows), "suites": len(suite_rows), "failed cases": len(problems),
               "cost and token rows": len(usage),
               "regression metrics": len(comparison_rows(suites)), "A/B rows": len(ab_rows(suites)),
-              "slices": len(slice_rows(suites)),
+              "slices": len(slice_rows(suites)), "window comparison rows": len(shift_rows(suites)),
               "agreement lines": len(agreement), "human review": len(reviewed)}
     where = "see the HTML report"
     doc = Budget(limit, note_reserve(counts, NOTE_ORDER, limit, where))
@@ -356,6 +357,8 @@ def render_markdown(report: dict[str, Any], limit: int = DEFAULT_LIMIT) -> str:
     doc.section("\n### Prompt A/B: variants vs reference\n\n" + AB_TABLE_HEAD, ab_rows(suites), "A/B rows")
     doc.section("\n### Bias slices: the largest gap between groups\n\n" + SLICES_TABLE_HEAD, slice_rows(suites),
                 "slices")
+    doc.section("\n### What moved between the windows\n\n" + SHIFT_TABLE_HEAD, shift_rows(suites),
+                "window comparison rows")
     doc.section("\n### Candidate vs baseline agreement\n", agreement, "agreement lines")
     doc.section("\n### Human review\n\n" + REVIEW_TABLE_HEAD, reviewed, "human review")
     if problems:
