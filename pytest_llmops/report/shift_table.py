@@ -26,6 +26,11 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if is_number(value) else "n/a"
 
 
+def _p(value: Any) -> str:
+    """A p-value as stored (rounded to 6 decimals): 0 there means below 1e-06."""
+    return "<1e-06" if is_number(value) and value == 0 else _num(value)
+
+
 def _share(value: Any) -> str:
     return f"{value:.1%}" if is_number(value) else "n/a"
 
@@ -66,7 +71,8 @@ def _topic_rows(suite: str, metrics: dict[str, Any]) -> list[dict[str, str]]:
             out.append({"suite": suite, "what": f"topic {'grew' if direction == 'grown' else 'shrank'}: {words}",
                         "reference": _share(topic.get("share_reference")), "current": _share(topic.get("share_current")),
                         # a topic's p is its own, not adjusted over the clusters: shown, never flagged
-                        "change": _change(topic, as_share=True), "p": _num(topic.get("p_value")), "example": example, "flagged": ""})
+                        "change": _change(topic, as_share=True), "p": _p(topic.get("p_value")),
+                        "example": example, "flagged": ""})
     return out
 
 
@@ -88,7 +94,7 @@ def _output_rows(suite: str, metrics: dict[str, Any]) -> list[dict[str, str]]:
         if name == "input_shift":
             shift = metrics.get("input_shift") if isinstance(metrics.get("input_shift"), dict) else {}
             out.append({"suite": suite, "what": "input shift (MMD, effect size)", "reference": "", "current": "",
-                        "change": _num(shift.get("effect_size")), "p": _num(adjusted.get(name)), "example": "",
+                        "change": _num(shift.get("effect_size")), "p": _p(adjusted.get(name)), "example": "",
                         "flagged": "yes"})
             continue
         entry = _output_entry(metrics, name)
@@ -100,7 +106,7 @@ def _output_rows(suite: str, metrics: dict[str, Any]) -> list[dict[str, str]]:
         out.append({"suite": suite, "what": name,
                     "reference": show(ref.get("value") if isinstance(ref, dict) else ref),
                     "current": show(cur.get("value") if isinstance(cur, dict) else cur),
-                    "change": _change(entry, as_share=rates), "p": _num(adjusted.get(name)) + " (Holm)",
+                    "change": _change(entry, as_share=rates), "p": _p(adjusted.get(name)) + " (Holm)",
                     "example": "", "flagged": "yes"})
     return out
 
