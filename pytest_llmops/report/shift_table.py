@@ -63,13 +63,15 @@ def _topic_rows(suite: str, metrics: dict[str, Any]) -> list[dict[str, str]]:
         for topic in topics.get(direction) or []:
             if not isinstance(topic, dict):
                 continue
-            words = ", ".join(to_text(w) for w in (topic.get("keywords") or [])[:4]) or f"cluster {topic.get('cluster')}"
+            keywords = [to_text(w) for w in (topic.get("keywords") or [])[:4]]
+            words = ", ".join(keywords) or f"cluster {topic.get('cluster')}"
             examples = topic.get("examples") or []
             example = to_text(examples[0]) if examples else ""
             if len(example) > EXAMPLE_CHARS:
                 example = example[:EXAMPLE_CHARS - 1] + "\u2026"
             out.append({"suite": suite, "what": f"topic {'grew' if direction == 'grown' else 'shrank'}: {words}",
-                        "reference": _share(topic.get("share_reference")), "current": _share(topic.get("share_current")),
+                        "reference": _share(topic.get("share_reference")),
+                        "current": _share(topic.get("share_current")),
                         # a topic's p is its own, not adjusted over the clusters: shown, never flagged
                         "change": _change(topic, as_share=True), "p": _p(topic.get("p_value")),
                         "example": example, "flagged": ""})
