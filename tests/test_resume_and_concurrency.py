@@ -27,10 +27,17 @@ def _rows(db: Path) -> int:
         return 0
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    # across exec; then Python never installs its Ctrl-C handler and the run cannot be
+    # interrupted. The run under test starts as from a terminal, wherever these tests run.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pytest(project: LlmProject, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "pytest", "--llm-model=echo:a", "-p", "no:cacheprovider", "-q",
                              *args], cwd=project.path, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_default_sigint)
 
 
 def _cases(report: dict[str, Any]) -> list[tuple[Any, ...]]:
