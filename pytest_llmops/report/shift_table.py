@@ -133,10 +133,9 @@ def terminal_lines(suites: dict[str, Any]) -> list[str]:
     per compared suite naming its largest grown and shrunk topic."""
     out = []
     for suite, metrics in _compared_suites(suites):
-        parts = [f"{r['what']} {r['reference']} -> {r['current']} ({r['change']})"
-                 for r in _topic_rows(suite, metrics) if r["what"].startswith("topic")]
-        grown = [p for p in parts if p.startswith("topic grew")][:1]
-        shrunk = [p for p in parts if p.startswith("topic shrank")][:1]
-        if grown or shrunk:
-            out.append(f"moved {suite}: " + "; ".join(grown + shrunk))
+        parts = [f"{r['what']} {r['reference']} -> {r['current']} ({r['change']})" for r in _topic_rows(suite, metrics)]
+        # the rows list grown topics first, largest first, then shrunk ones: the first of each
+        firsts = [next((p for p in parts if p.startswith(prefix)), None) for prefix in ("topic grew", "topic shrank")]
+        if any(firsts):
+            out.append(f"moved {suite}: " + "; ".join(p for p in firsts if p))
     return out

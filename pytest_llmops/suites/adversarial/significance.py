@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pytest_llmops.core.stats import wilson_interval
+from pytest_llmops.core import slices
 
 ALPHA = 0.05
 
@@ -43,15 +43,11 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
 
 
 def newcombe_interval(a: int, n1: int, b: int, n2: int) -> tuple[float, float]:
-    """95% interval for ``a/n1 - b/n2`` (Newcombe's hybrid score method, from Wilson intervals)."""
+    """95% interval for ``a/n1 - b/n2`` (Newcombe's hybrid score method, from Wilson intervals;
+    :func:`pytest_llmops.core.slices.newcombe_interval`); ``(-1, 1)`` when a side has no cases."""
     if n1 <= 0 or n2 <= 0:
         return (-1.0, 1.0)
-    p1, p2 = a / n1, b / n2
-    l1, u1 = wilson_interval(a, n1)
-    l2, u2 = wilson_interval(b, n2)
-    d = p1 - p2
-    return (max(-1.0, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
-            min(1.0, d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))
+    return slices.newcombe_interval((a, n1), (b, n2))
 
 
 def compare(subject: str, a: int, n1: int, baseline: str, b: int, n2: int,

@@ -16,7 +16,8 @@ import math
 from typing import Any
 
 from pytest_llmops.core.stats import wilson_interval
-from pytest_llmops.suites.adversarial.significance import fisher_exact, newcombe_interval
+from pytest_llmops.core.slices import newcombe_interval
+from pytest_llmops.suites.adversarial.significance import fisher_exact
 
 EXACT_UP_TO = 1000
 
@@ -116,7 +117,7 @@ def compare_rates(ref: tuple[int, int], cur: tuple[int, int]) -> dict[str, Any]:
     out: dict[str, Any] = {"reference": rate(a, n1), "current": rate(b, n2)}
     if not n1 or not n2:
         return {**out, "value": None, "ci95": [None, None], "p_value": None, "test": None}
-    low, high = newcombe_interval(b, n2, a, n1)
+    low, high = newcombe_interval((b, n2), (a, n1))
     p_value, test = two_proportion_p(b, n2, a, n1)
     return {**out, "value": round(b / n2 - a / n1, 6), "ci95": [round(low, 6), round(high, 6)],
             "p_value": p_value, "test": test}
